@@ -1,0 +1,3 @@
+from mambafix.cli import main
+
+main()

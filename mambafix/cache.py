@@ -1,0 +1,90 @@
+"""A content-keyed result cache: a re-run parses only files whose bytes changed.
+
+Key: sha256 of (path, bytes); the store is one JSON file per (tool version, effective
+config), so a change of either starts a fresh store. Written atomically; a corrupt or
+unreadable store is ignored, never fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from mambafix.model import ClassSummary
+
+MAX_ENTRIES = 50_000
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("MAMBAFIX_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mambafix"
+
+
+class ResultCache:
+    def __init__(self, file: Path, entries: dict) -> None:
+        self.file = file
+        self.entries = entries
+        self.used: set[str] = set()
+        self.dirty = False
+
+    @classmethod
+    def open(cls, config) -> "ResultCache":
+        file = cache_dir() / f"results-{config.digest()}.json"
+        try:
+            entries = json.loads(file.read_text(encoding="utf-8"))
+            if not isinstance(entries, dict):
+                entries = {}
+        except (OSError, ValueError):
+            entries = {}
+        return cls(file, entries)
+
+    @staticmethod
+    def key(data: bytes, path: str) -> str:
+        return hashlib.sha256(path.encode("utf-8", "surrogateescape") + b"\0" + data).hexdigest()
+
+    def get(self, data: bytes, path: str):
+        from mambafix.engine import FileResult, Finding
+
+        key = self.key(data, path)
+        raw = self.entries.get(key)
+        if raw is None:
+            return None
+        try:
+            result = FileResult(
+                findings=[Finding(**f) for f in raw["findings"]],
+                summaries={k: ClassSummary(v[0], v[1], tuple(v[2]) if v[2] else None) for k, v in raw["summaries"].items()},
+                unresolved=set(raw["unresolved"]),
+            )
+        except (KeyError, TypeError):
+            return None
+        self.used.add(key)
+        return result
+
+    def store(self, data: bytes, path: str, result) -> None:
+        key = self.key(data, path)
+        self.entries[key] = {
+            "findings": [f.to_dict() for f in result.findings],
+            "summaries": {k: [v.kind, v.display, list(v.d_model_param) if v.d_model_param else None] for k, v in result.summaries.items()},
+            "unresolved": sorted(result.unresolved),
+        }
+        self.used.add(key)
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        entries = self.entries
+        if len(entries) > MAX_ENTRIES:
+            entries = {k: v for k, v in entries.items() if k in self.used}
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(entries, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.file)
+        except OSError:
+            pass  # a read-only cache folder only costs speed

@@ -1,0 +1,174 @@
+"""The command line: a thin layer over the Python API (engine, apply, smoke)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mambafix import __version__
+
+app = typer.Typer(
+    name="mambafix",
+    help="Audit and patch PyTorch code built on stacked Mamba layers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mambafix {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
+) -> None:
+    """mambafix: find and fix unnormalized Mamba stacks and leftover debug prints."""
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"mambafix: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _config(paths, config_file, select, extend_select, ignore, markers, layer_classes, no_prefilter):
+    from mambafix.config import ConfigError, load_config, with_cli_overrides
+
+    try:
+        config = load_config([Path(p) for p in paths], config_file)
+        return with_cli_overrides(config, select, extend_select, ignore, markers, layer_classes, no_prefilter)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _stdin(paths: list[str], stdin_filename: str | None):
+    if "-" not in paths:
+        return None
+    return (stdin_filename or "<stdin>", sys.stdin.buffer.read())
+
+
+def _progress_enabled(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+PathsArg = Annotated[list[str], typer.Argument(help="Files or folders to check; '-' reads standard input.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A pyproject.toml or mambafix.toml to use instead of the nearest one.")]
+SelectOpt = Annotated[Optional[list[str]], typer.Option("--select", help="Rule codes to enable (replaces the default set).")]
+ExtendOpt = Annotated[Optional[list[str]], typer.Option("--extend-select", help="Rule codes to enable in addition.")]
+IgnoreOpt = Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule codes to disable.")]
+MarkerOpt = Annotated[Optional[list[str]], typer.Option("--marker", help="An extra debug-print marker (MF003).")]
+LayerOpt = Annotated[Optional[list[str]], typer.Option("--layer-class", help="An extra Mamba-family layer class (dotted or bare name).")]
+StdinNameOpt = Annotated[Optional[str], typer.Option("--stdin-filename", help="The file name to report for '-'.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the result cache.")]
+NoPrefilterOpt = Annotated[bool, typer.Option("--no-prefilter", help="Parse every file, even those with no Mamba name or marker.")]
+JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: CPU count).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only, no summary.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also print timing and cache figures.")]
+
+
+@app.command()
+def check(
+    paths: PathsArg = None,
+    output_format: Annotated[OutputFormat, typer.Option("--output-format", help="text, json, sarif or github.")] = OutputFormat.text,
+    output_file: Annotated[Optional[Path], typer.Option("--output-file", "-o", help="Write the report here instead of stdout.")] = None,
+    config_file: ConfigOpt = None,
+    select: SelectOpt = None,
+    extend_select: ExtendOpt = None,
+    ignore: IgnoreOpt = None,
+    marker: MarkerOpt = None,
+    layer_class: LayerOpt = None,
+    statistics: Annotated[bool, typer.Option("--statistics", help="Count findings per rule.")] = False,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even with findings (errors still exit 2).")] = False,
+    stdin_filename: StdinNameOpt = None,
+    no_cache: NoCacheOpt = False,
+    no_prefilter: NoPrefilterOpt = False,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Audit files for unnormalized Mamba stacks (MF001), missing residuals (MF002) and debug prints (MF003).
+
+    Exit codes: 0 clean, 1 findings, 2 errors (unreadable files, bad configuration).
+    """
+    import time
+
+    from mambafix.engine import check_paths
+    from mambafix.output import RENDERERS, summary_line
+
+    paths = paths or ["."]
+    config = _config(paths, config_file, select, extend_select, ignore, marker, layer_class, no_prefilter)
+    started = time.perf_counter()
+    report = check_paths(paths, config, cache=not no_cache, jobs=jobs, stdin=_stdin(paths, stdin_filename))
+    elapsed = time.perf_counter() - started
+    fmt = output_format.value
+    if fmt == "text":
+        text = RENDERERS["text"](report, statistics)
+        if quiet:
+            text = "".join(line + "\n" for line in text.splitlines() if line and line != summary_line(report))
+    else:
+        text = RENDERERS[fmt](report)
+    if output_file is not None:
+        output_file.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    if verbose:
+        typer.echo(
+            f"checked {report.files_checked} files: {report.files_parsed} parsed, {report.files_cached} from cache, "
+            f"{report.files_checked - report.files_parsed - report.files_cached} skipped by the prefilter, in {elapsed:.3f} s",
+            err=True,
+        )
+    raise typer.Exit(report.exit_code(exit_zero))
+
+
+@app.command("rules")
+def rules_command(
+    output_format: Annotated[OutputFormat, typer.Option("--output-format", help="text or json.")] = OutputFormat.text,
+) -> None:
+    """List the rule catalogue."""
+    from mambafix.catalogue import load_rules
+
+    rules = load_rules()
+    if output_format == OutputFormat.json:
+        import json
+
+        typer.echo(json.dumps([{"code": r.code, "name": r.name, "enabled": r.enabled, "severity": r.severity, "summary": r.summary} for r in rules.values()], indent=2))
+        return
+    from mambafix.docs import rules_table_text
+
+    typer.echo(rules_table_text())
+
+
+@app.command()
+def explain(code: Annotated[str, typer.Argument(help="A rule code (MF001) or name (unnormalized-mamba-stack).")]) -> None:
+    """Print a rule's documentation."""
+    from mambafix.catalogue import rule_by_name_or_code
+    from mambafix.docs import rule_markdown
+
+    rule = rule_by_name_or_code(code)
+    if rule is None:
+        _fail(f"unknown rule {code!r}; `mambafix rules` lists them")
+    typer.echo(rule_markdown(rule))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("mambafix: interrupted", err=True)
+        sys.exit(130)

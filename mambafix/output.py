@@ -1,0 +1,147 @@
+"""Report renderers: text, json, sarif, github. Each returns a string."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from mambafix import __version__
+from mambafix.catalogue import load_rules
+
+JSON_SCHEMA_VERSION = 1
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+INFO_URI = "https://github.com/mambafix/mambafix"
+
+
+def render_text(report, statistics: bool = False) -> str:
+    lines = []
+    for f in report.findings:
+        suffix = "" if f.fixable else f"  (no automatic fix: {f.fix_note})"
+        lines.append(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}{suffix}")
+    for e in report.errors:
+        lines.append(f"{e.path}: error: {e.message}")
+    if statistics and report.findings:
+        counts = Counter(f.code for f in report.findings)
+        rules = load_rules()
+        lines.append("")
+        for code, n in sorted(counts.items()):
+            lines.append(f"{n:5d}  {code}  {rules[code].name}")
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def summary_line(report) -> str:
+    n = len(report.findings)
+    fixable = sum(1 for f in report.findings if f.fixable)
+    parts = [f"Found {n} finding{'s' if n != 1 else ''}" if n else "No findings"]
+    parts.append(f"in {report.files_checked} file{'s' if report.files_checked != 1 else ''}")
+    text = " ".join(parts)
+    if n:
+        text += f" ({fixable} fixable with `mambafix apply`)"
+    if report.errors:
+        text += f"; {len(report.errors)} file error{'s' if len(report.errors) != 1 else ''}"
+    return text + "."
+
+
+def render_json(report) -> str:
+    payload = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "tool": {"name": "mambafix", "version": __version__},
+        "findings": [f.to_dict() for f in report.findings],
+        "errors": [{"path": e.path, "message": e.message} for e in report.errors],
+        "summary": {
+            "files_checked": report.files_checked,
+            "files_parsed": report.files_parsed,
+            "files_cached": report.files_cached,
+            "findings": len(report.findings),
+            "fixable": sum(1 for f in report.findings if f.fixable),
+            "errors": len(report.errors),
+            "by_code": dict(sorted(Counter(f.code for f in report.findings).items())),
+        },
+    }
+    return json.dumps(payload, indent=2) + "\n"
+
+
+_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def _uri(path: str) -> str:
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return p.resolve().as_uri() if p.is_absolute() or p.exists() else p.as_posix()
+
+
+def render_sarif(report) -> str:
+    rules = load_rules()
+    codes = sorted(rules)
+    driver_rules = [
+        {
+            "id": code,
+            "name": rules[code].name,
+            "shortDescription": {"text": rules[code].summary},
+            "fullDescription": {"text": rules[code].what},
+            "help": {"text": rules[code].why, "markdown": f"**Why it matters**\n\n{rules[code].why}\n\n**Fix**\n\n{rules[code].fix}"},
+            "defaultConfiguration": {"level": _LEVEL.get(rules[code].severity, "warning"), "enabled": rules[code].enabled},
+        }
+        for code in codes
+    ]
+    results = [
+        {
+            "ruleId": f.code,
+            "ruleIndex": codes.index(f.code),
+            "level": _LEVEL.get(f.severity, "warning"),
+            "message": {"text": f.message},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(f.path)},
+                    "region": {"startLine": f.line, "startColumn": f.col},
+                }
+            }],
+            "properties": {"fixable": f.fixable, **({"fixNote": f.fix_note} if f.fix_note else {})},
+        }
+        for f in report.findings
+    ]
+    notifications = [
+        {
+            "level": "error",
+            "message": {"text": e.message},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}],
+        }
+        for e in report.errors
+    ]
+    sarif = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "mambafix", "version": __version__, "informationUri": INFO_URI, "rules": driver_rules}},
+            "invocations": [{"executionSuccessful": not report.errors, "toolExecutionNotifications": notifications}],
+            "results": results,
+        }],
+    }
+    return json.dumps(sarif, indent=2) + "\n"
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def render_github(report) -> str:
+    lines = []
+    for f in report.findings:
+        level = "error" if f.severity == "error" else "warning"
+        lines.append(
+            f"::{level} title={_gh_escape('mambafix ' + f.code, True)},file={_gh_escape(f.path, True)},"
+            f"line={f.line},col={f.col}::{_gh_escape(f.code + ' ' + f.message)}"
+        )
+    for e in report.errors:
+        lines.append(f"::error title=mambafix error,file={_gh_escape(e.path, True)}::{_gh_escape(e.message)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+RENDERERS = {"text": render_text, "json": render_json, "sarif": render_sarif, "github": render_github}
