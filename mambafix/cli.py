@@ -136,6 +136,81 @@ def check(
     raise typer.Exit(report.exit_code(exit_zero))
 
 
+class Style(str, Enum):
+    postnorm = "postnorm"
+    prenorm = "prenorm"
+
+
+class NormKind(str, Enum):
+    layernorm = "layernorm"
+    rmsnorm = "rmsnorm"
+
+
+@app.command()
+def apply(
+    paths: PathsArg = None,
+    residual: Annotated[bool, typer.Option("--residual", help="Add a skip connection too: h = norm(layer(h) + h). Implies MF002.")] = False,
+    style: Annotated[Style, typer.Option("--style", help="postnorm (the seed's fix) or prenorm (h = h + layer(norm(h))).")] = Style.postnorm,
+    norm: Annotated[NormKind, typer.Option("--norm", help="layernorm or rmsnorm.")] = NormKind.layernorm,
+    diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff and write nothing (exit 1 if there would be changes).")] = False,
+    exit_non_zero_on_fix: Annotated[bool, typer.Option("--exit-non-zero-on-fix", help="Exit 1 when any file was changed (for pre-commit).")] = False,
+    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Do not run the stability probe on the patched classes.")] = False,
+    config_file: ConfigOpt = None,
+    select: SelectOpt = None,
+    extend_select: ExtendOpt = None,
+    ignore: IgnoreOpt = None,
+    marker: MarkerOpt = None,
+    layer_class: LayerOpt = None,
+    jobs: JobsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Rewrite what check finds: insert norms (and residuals), remove tagged debug prints.
+
+    Every byte that need not change is kept. Exit codes: 0 all fixed, 1 findings remain
+    (or, with --diff / --exit-non-zero-on-fix, files would change / changed), 2 errors.
+    """
+    from mambafix.apply import STATE_DICT_NOTE, apply_paths
+    from mambafix.fixes import FixOptions
+
+    paths = paths or ["."]
+    config = _config(paths, config_file, select, extend_select, ignore, marker, layer_class, False)
+    options = FixOptions(residual=residual, style=style.value, norm=norm.value)
+    report = apply_paths(paths, config, options, write=not diff, jobs=jobs)
+    if diff:
+        sys.stdout.write(report.diff_text())
+    for fix in report.changed:
+        if not quiet:
+            verb = "would fix" if diff else "fixed"
+            typer.echo(f"{fix.path}: {verb}: " + "; ".join(fix.changes), err=diff)
+    for finding in report.remaining:
+        typer.echo(f"{finding.path}:{finding.line}:{finding.col}: {finding.code} {finding.message}"
+                   f"  (no automatic fix: {finding.fix_note})", err=diff)
+    for error in [*report.errors, *(f.error for f in report.files if f.error)]:
+        typer.echo(f"{error.path}: error: {error.message}", err=True)
+    if not quiet:
+        n = len(report.changed)
+        typer.echo(f"{'Would change' if diff else 'Changed'} {n} file{'s' if n != 1 else ''}; "
+                   f"{len(report.remaining)} finding(s) left without an automatic fix.", err=diff)
+        if any(f.patched_classes for f in report.changed):
+            typer.echo(STATE_DICT_NOTE, err=diff)
+    patched = [(f.path, c) for f in report.changed for c in f.patched_classes]
+    if patched and not diff and not no_smoke:
+        _probe_after_apply(report, quiet)
+    raise typer.Exit(report.exit_code(exit_non_zero_on_fix, diff))
+
+
+def _probe_after_apply(report, quiet: bool) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        if not quiet:
+            typer.echo("Stability probe skipped: torch is not installed (pip install 'mambafix[smoke]' to run it after apply).")
+        return
+    from mambafix.smoke.runner import compare_after_apply
+
+    compare_after_apply(report, echo=typer.echo)
+
+
 @app.command("rules")
 def rules_command(
     output_format: Annotated[OutputFormat, typer.Option("--output-format", help="text or json.")] = OutputFormat.text,

@@ -204,6 +204,8 @@ def analyze_module(
         before = len(findings)
         add(f.code, f.node, rules[f.code].format(owner=f.owner, count=f.count, kind=f.kind), f.no_fix, [])
         kept_stacks.append(len(findings) > before)
+        if len(findings) > before:
+            f.public = findings[-1]
     for p in collector.prints:
         before = len(findings)
         add("MF003", p.small, rules["MF003"].format(call=p.call_name, marker=p.marker), None, [])

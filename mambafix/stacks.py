@@ -41,6 +41,7 @@ class StackFinding:
     apps: list[Application] = field(default_factory=list)
     loop: cst.For | None = None
     no_fix: str | None = None
+    public: object = None  # the reported Finding
 
 
 class Families:

@@ -1,0 +1,155 @@
+"""`mambafix apply`: fix what check finds, re-check until nothing fixable remains, write atomically."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from mambafix.config import Config, load_config
+from mambafix.engine import FileError, Finding, analyze_module, parse_error_message
+from mambafix.fixes import FixOptions, FixTransformer, Planner
+from mambafix.names import Family
+from mambafix.source import SourceError, atomic_write, decode, read_bytes
+
+MAX_PASSES = 10
+
+STATE_DICT_NOTE = (
+    "Norms and residuals change the model: new parameters appear in its state_dict. A checkpoint "
+    "saved before the patch loads with load_state_dict(..., strict=False); the new norms start with "
+    "identity affine parameters (weight 1, bias 0)."
+)
+
+
+@dataclass
+class FileFix:
+    path: str
+    original: bytes
+    fixed: bytes
+    changes: list[str] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)
+    error: FileError | None = None
+    patched_classes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.error is None and self.fixed != self.original
+
+
+@dataclass
+class ApplyReport:
+    files: list[FileFix] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> list[FileFix]:
+        return [f for f in self.files if f.changed]
+
+    @property
+    def remaining(self) -> list[Finding]:
+        return [r for f in self.files for r in f.remaining]
+
+    def exit_code(self, exit_non_zero_on_fix: bool = False, diff: bool = False) -> int:
+        if self.errors or any(f.error for f in self.files):
+            return 2
+        if self.remaining:
+            return 1
+        if (exit_non_zero_on_fix or diff) and self.changed:
+            return 1
+        return 0
+
+    def diff_text(self) -> str:
+        out = []
+        for f in self.changed:
+            before = decode(f.original).splitlines(keepends=True)
+            after = decode(f.fixed).splitlines(keepends=True)
+            out.extend(difflib.unified_diff(before, after, fromfile=f"a/{f.path}", tofile=f"b/{f.path}"))
+        return "".join(out)
+
+
+def effective_config(config: Config, options: FixOptions) -> Config:
+    if options.residual and "MF001" in config.select:
+        return replace(config, select=config.select | {"MF002"})
+    return config
+
+
+def fix_source(data: bytes, path: str, config: Config, options: FixOptions = FixOptions(), index=None) -> FileFix:
+    """Fix one file's bytes in memory. Never raises for bad input: errors land in FileFix.error."""
+    config = effective_config(config, options)
+    result = FileFix(path, data, data)
+    pure = Family(config.pure_calls)
+    current = data
+    try:
+        for _ in range(MAX_PASSES):
+            analysis = analyze_module(current, path, config, index)
+            result.remaining = [f for f in analysis.findings if not f.fixable]
+            fixable_stacks = [f for f in analysis.stack_findings if f.no_fix is None]
+            if not fixable_stacks and not analysis.print_findings:
+                break
+            plan = Planner(analysis, options).build()
+            result.remaining += [replace(f.public, fixable=False, fix_note=f.no_fix) for f in fixable_stacks
+                                 if f.no_fix is not None and f.public is not None]
+            new_module = analysis.module.visit(FixTransformer(plan, pure, analysis.resolver))
+            new_bytes = new_module.bytes
+            try:
+                compile(decode(new_bytes), path, "exec", dont_inherit=True)
+            except SyntaxError as exc:
+                result.error = FileError(path, f"internal error: the fix produced invalid code ({exc.msg}, line {exc.lineno}); file left unchanged")
+                result.fixed = data
+                return result
+            for finding in analysis.stack_findings:
+                if finding.no_fix is None:
+                    result.patched_classes.append(finding.cls.name.value)
+            result.changes.extend(plan.changes)
+            if new_bytes == current:
+                break
+            current = new_bytes
+        else:
+            result.remaining = analyze_module(current, path, config, index).findings
+    except Exception as exc:  # noqa: BLE001 - a per-file error, never a crash
+        result.error = FileError(path, parse_error_message(exc))
+        result.fixed = data
+        return result
+    result.fixed = current
+    result.patched_classes = list(dict.fromkeys(result.patched_classes))
+    return result
+
+
+def apply_paths(paths: list[str | Path], config: Config | None = None, options: FixOptions = FixOptions(),
+                *, write: bool = True, jobs: int | None = None) -> ApplyReport:
+    """Fix files and folders. With write=False nothing is written (for --diff)."""
+    from mambafix.discovery import discover
+    from mambafix.engine import Report, analyze_sources
+
+    config = config or load_config([Path(p) for p in paths])
+    eff = effective_config(config, options)
+    report = ApplyReport()
+    found = discover([Path(p) for p in paths], eff)
+    report.errors.extend(FileError(str(p), msg) for p, msg in found.errors)
+    sources = []
+    for path in found.files:
+        try:
+            sources.append((str(path), read_bytes(path)))
+        except SourceError as exc:
+            report.errors.append(FileError(str(path), str(exc)))
+    # a check pass (cached, pooled) says which files have anything to fix and builds the wrapper index
+    check_report = Report()
+    results = analyze_sources(sources, eff, check_report, cache=True, jobs=jobs)
+    report.errors.extend(r.error for r in results if r.error is not None)
+    index = {}
+    for r in results:
+        index.update(r.summaries)
+    flagged = {f.path for r in results for f in r.findings}
+    for path, data in sources:
+        if path not in flagged:
+            continue
+        fix = fix_source(data, path, eff, options, index or None)
+        report.files.append(fix)
+        if fix.changed and write:
+            try:
+                atomic_write(Path(path), fix.fixed, expected_original=data)
+                report.written.append(path)
+            except (SourceError, OSError) as exc:
+                fix.error = FileError(path, f"not written: {exc}")
+    return report
