@@ -1,0 +1,213 @@
+"""Pure-PyTorch Mamba and Mamba2 with mamba_ssm's constructor signatures and state_dict names.
+
+The selective scan runs in chunks of time steps: inside a chunk the recurrence
+h_t = exp(dA_t) h_{t-1} + BX_t is solved at once with cumulative sums in log space,
+h_t = exp(c_t) (h_0 + sum_{s<=t} exp(-c_s) BX_s), c_t = sum_{r<=t} dA_r <= 0. Where a chunk's
+decay is too steep for that to be exact in floating point (exp(-c) would overflow), the chunk
+falls back to step-by-step updates, so a large input is never turned into a false NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CHUNK = 32
+_SAFE_LOG = 60.0  # exp(60) ~ 1e26: far inside float32 range
+
+
+def _scan_chunk(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """dA, bx: (B, T, *S) log-decays (<= 0) and inputs; h: (B, *S). Returns (states (B, T, *S), last state)."""
+    c = torch.cumsum(dA, dim=1)
+    if float(-c[:, -1].min()) < _SAFE_LOG if c.numel() else True:
+        scaled = torch.cumsum(bx * torch.exp(-c), dim=1)
+        states = torch.exp(c) * (h.unsqueeze(1) + scaled)
+        return states, states[:, -1]
+    out = []
+    decay = torch.exp(dA)
+    for t in range(dA.shape[1]):
+        h = decay[:, t] * h + bx[:, t]
+        out.append(h)
+    states = torch.stack(out, dim=1)
+    return states, h
+
+
+def selective_scan(x, delta, A, B, C, D):
+    """Mamba's scan. x, delta: (B, L, Din); A: (Din, N); B, C: (B, L, N); D: (Din,). Returns (B, L, Din)."""
+    batch, length, d_inner = x.shape
+    h = x.new_zeros(batch, d_inner, A.shape[1])
+    ys = []
+    for start in range(0, length, CHUNK):
+        sl = slice(start, start + CHUNK)
+        dt = delta[:, sl].unsqueeze(-1)  # (B, T, Din, 1)
+        dA = dt * A  # (B, T, Din, N)
+        bx = dt * B[:, sl].unsqueeze(2) * x[:, sl].unsqueeze(-1)
+        states, h = _scan_chunk(dA, bx, h)
+        ys.append(torch.einsum("btdn,btn->btd", states, C[:, sl]))
+    return torch.cat(ys, dim=1) + x * D
+
+
+class Mamba(nn.Module):
+    """mamba_ssm.modules.mamba_simple.Mamba, without the CUDA kernels."""
+
+    def __init__(self, d_model, d_state=16, d_conv=4, expand=2, dt_rank="auto", dt_min=0.001, dt_max=0.1,
+                 dt_init="random", dt_scale=1.0, dt_init_floor=1e-4, conv_bias=True, bias=False,
+                 use_fast_path=True, layer_idx=None, device=None, dtype=None):
+        factory = {"device": device, "dtype": dtype}
+        super().__init__()
+        self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand
+        self.d_inner = int(expand * d_model)
+        self.dt_rank = math.ceil(d_model / 16) if dt_rank == "auto" else dt_rank
+        self.layer_idx = layer_idx
+        self.in_proj = nn.Linear(d_model, self.d_inner * 2, bias=bias, **factory)
+        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, kernel_size=d_conv, groups=self.d_inner,
+                                padding=d_conv - 1, bias=conv_bias, **factory)
+        self.activation = "silu"
+        self.act = nn.SiLU()
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + d_state * 2, bias=False, **factory)
+        self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True, **factory)
+        std = self.dt_rank ** -0.5 * dt_scale
+        if dt_init == "constant":
+            nn.init.constant_(self.dt_proj.weight, std)
+        else:
+            nn.init.uniform_(self.dt_proj.weight, -std, std)
+        dt = torch.exp(torch.rand(self.d_inner, **factory) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=dt_init_floor)
+        with torch.no_grad():
+            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        A = torch.arange(1, d_state + 1, dtype=torch.float32, device=device).repeat(self.d_inner, 1)
+        self.A_log = nn.Parameter(torch.log(A))
+        self.A_log._no_weight_decay = True
+        self.D = nn.Parameter(torch.ones(self.d_inner, device=device))
+        self.D._no_weight_decay = True
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias, **factory)
+
+    def forward(self, hidden_states, inference_params=None):
+        length = hidden_states.shape[1]
+        x, z = self.in_proj(hidden_states).chunk(2, dim=-1)
+        x = self.act(self.conv1d(x.transpose(1, 2))[..., :length].transpose(1, 2))
+        dbc = self.x_proj(x)
+        dt, B, C = torch.split(dbc, [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.softplus(F.linear(dt, self.dt_proj.weight) + self.dt_proj.bias.to(dt.dtype))
+        A = -torch.exp(self.A_log.float())
+        y = selective_scan(x.float(), delta.float(), A, B.float(), C.float(), self.D.float()).to(x.dtype)
+        return self.out_proj(y * F.silu(z))
+
+
+class RMSNormGated(nn.Module):
+    def __init__(self, hidden_size, eps=1e-5, norm_before_gate=False, group_size=None, device=None, dtype=None):
+        super().__init__()
+        self.eps, self.norm_before_gate = eps, norm_before_gate
+        self.group_size = group_size or hidden_size
+        self.weight = nn.Parameter(torch.ones(hidden_size, device=device, dtype=dtype))
+
+    def forward(self, x, z=None):
+        if z is not None and not self.norm_before_gate:
+            x = x * F.silu(z)
+        shape = x.shape
+        g = x.reshape(*shape[:-1], -1, self.group_size)
+        g = g * torch.rsqrt(g.float().pow(2).mean(-1, keepdim=True) + self.eps).to(x.dtype)
+        out = g.reshape(shape) * self.weight
+        if z is not None and self.norm_before_gate:
+            out = out * F.silu(z)
+        return out
+
+
+class Mamba2(nn.Module):
+    """mamba_ssm.modules.mamba2.Mamba2, without the CUDA/Triton kernels."""
+
+    def __init__(self, d_model, d_state=128, d_conv=4, conv_init=None, expand=2, headdim=64, d_ssm=None,
+                 ngroups=1, A_init_range=(1, 16), D_has_hdim=False, rmsnorm=True, norm_before_gate=False,
+                 dt_min=0.001, dt_max=0.1, dt_init_floor=1e-4, dt_limit=(0.0, float("inf")), bias=False,
+                 conv_bias=True, chunk_size=256, use_mem_eff_path=True, layer_idx=None, process_group=None,
+                 sequence_parallel=True, device=None, dtype=None):
+        factory = {"device": device, "dtype": dtype}
+        super().__init__()
+        self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand
+        self.d_inner = int(expand * d_model)
+        self.headdim, self.ngroups = headdim, ngroups
+        self.d_ssm = self.d_inner if d_ssm is None else d_ssm
+        self.nheads = self.d_ssm // headdim
+        self.D_has_hdim, self.rmsnorm, self.dt_limit = D_has_hdim, rmsnorm, dt_limit
+        d_in_proj = 2 * self.d_inner + 2 * ngroups * d_state + self.nheads
+        self.in_proj = nn.Linear(d_model, d_in_proj, bias=bias, **factory)
+        conv_dim = self.d_ssm + 2 * ngroups * d_state
+        self.conv1d = nn.Conv1d(conv_dim, conv_dim, kernel_size=d_conv, groups=conv_dim, padding=d_conv - 1,
+                                bias=conv_bias, **factory)
+        if conv_init is not None:
+            nn.init.uniform_(self.conv1d.weight, -conv_init, conv_init)
+        self.act = nn.SiLU()
+        dt = torch.exp(torch.rand(self.nheads, **factory) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=dt_init_floor)
+        self.dt_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))
+        self.dt_bias._no_weight_decay = True
+        A = torch.empty(self.nheads, dtype=torch.float32, device=device).uniform_(*A_init_range)
+        self.A_log = nn.Parameter(torch.log(A).to(dtype=dtype) if dtype is not None else torch.log(A))
+        self.A_log._no_weight_decay = True
+        self.D = nn.Parameter(torch.ones(self.d_ssm if D_has_hdim else self.nheads, device=device))
+        self.D._no_weight_decay = True
+        if rmsnorm:
+            self.norm = RMSNormGated(self.d_ssm, eps=1e-5, norm_before_gate=norm_before_gate,
+                                     group_size=self.d_ssm // ngroups, **factory)
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias, **factory)
+
+    def forward(self, u, seqlen=None, seq_idx=None, cu_seqlens=None, inference_params=None):
+        batch, length, _ = u.shape
+        zxbcdt = self.in_proj(u)
+        d_mlp = (zxbcdt.shape[-1] - 2 * self.d_ssm - 2 * self.ngroups * self.d_state - self.nheads) // 2
+        z0, x0, z, xBC, dt = torch.split(
+            zxbcdt, [d_mlp, d_mlp, self.d_ssm, self.d_ssm + 2 * self.ngroups * self.d_state, self.nheads], dim=-1)
+        xBC = self.act(self.conv1d(xBC.transpose(1, 2))[..., :length].transpose(1, 2))
+        x, B, C = torch.split(xBC, [self.d_ssm, self.ngroups * self.d_state, self.ngroups * self.d_state], dim=-1)
+        dt = F.softplus(dt.float() + self.dt_bias.float())
+        if self.dt_limit != (0.0, float("inf")):
+            dt = dt.clamp(*self.dt_limit)
+        A = -torch.exp(self.A_log.float())
+        xh = x.float().reshape(batch, length, self.nheads, self.headdim)
+        heads_per_group = self.nheads // self.ngroups
+        Bh = B.float().reshape(batch, length, self.ngroups, self.d_state).repeat_interleave(heads_per_group, dim=2)
+        Ch = C.float().reshape(batch, length, self.ngroups, self.d_state).repeat_interleave(heads_per_group, dim=2)
+        h = xh.new_zeros(batch, self.nheads, self.headdim, self.d_state)
+        ys = []
+        for start in range(0, length, CHUNK):
+            sl = slice(start, start + CHUNK)
+            dA = (dt[:, sl] * A)[..., None, None].expand(-1, -1, -1, self.headdim, self.d_state)
+            bx = (dt[:, sl][..., None, None] * xh[:, sl].unsqueeze(-1) * Bh[:, sl].unsqueeze(3))
+            states, h = _scan_chunk(dA, bx, h)
+            ys.append(torch.einsum("bthpn,bthn->bthp", states, Ch[:, sl]))
+        y = torch.cat(ys, dim=1)
+        D = self.D.float().reshape(self.nheads, self.headdim) if self.D_has_hdim else self.D.float()[:, None]
+        y = (y + xh * D).reshape(batch, length, self.d_ssm).to(u.dtype)
+        if self.rmsnorm:
+            y = self.norm(y, z)
+        else:
+            y = y * F.silu(z)
+        if d_mlp > 0:
+            y = torch.cat([F.silu(z0) * x0, y], dim=-1)
+        return self.out_proj(y)
+
+
+class Block(nn.Module):
+    """mamba_ssm.modules.block.Block: pre-norm residual wrapper around a mixer."""
+
+    def __init__(self, dim, mixer_cls, mlp_cls=None, norm_cls=nn.LayerNorm, fused_add_norm=False, residual_in_fp32=False):
+        super().__init__()
+        self.residual_in_fp32 = residual_in_fp32
+        self.norm = norm_cls(dim)
+        self.mixer = mixer_cls(dim)
+        self.mlp = None
+        if mlp_cls is not None and mlp_cls is not nn.Identity:
+            self.norm2 = norm_cls(dim)
+            self.mlp = mlp_cls(dim)
+
+    def forward(self, hidden_states, residual=None, inference_params=None, **kwargs):
+        residual = hidden_states + residual if residual is not None else hidden_states
+        hidden_states = self.mixer(self.norm(residual.to(dtype=self.norm.weight.dtype)))
+        if self.mlp is not None:
+            residual = hidden_states + residual
+            hidden_states = self.mlp(self.norm2(residual.to(dtype=self.norm2.weight.dtype)))
+        return hidden_states, residual
+
+
+LAYER_TYPES = (Mamba, Mamba2)

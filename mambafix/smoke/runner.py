@@ -1,0 +1,159 @@
+"""The parent side of smoke: run the worker in a subprocess, time it out, render the result."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NOTICE = "smoke imports and executes the target's code (in a subprocess)."
+
+
+@dataclass
+class SmokeOutcome:
+    target: str
+    ok: bool
+    stable: bool = False
+    data: dict = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if not self.ok:
+            return 2
+        return 0 if self.stable else 1
+
+
+def run_smoke(target: str, timeout: float = 300, **spec) -> SmokeOutcome:
+    with tempfile.TemporaryDirectory(prefix="mambafix-smoke-") as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec_path.write_text(json.dumps({"target": target, **spec}))
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        try:
+            proc = subprocess.run([sys.executable, "-m", "mambafix.smoke.worker", str(spec_path), str(out_path)],
+                                  capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return SmokeOutcome(target, False, error=f"the target did not finish within {timeout:g} s (--timeout)")
+        if not out_path.exists():
+            tail = (proc.stderr or proc.stdout)[-4000:]
+            return SmokeOutcome(target, False, error=f"the probe process died (exit {proc.returncode}):\n{tail}")
+        data = json.loads(out_path.read_text())
+    if not data.get("ok"):
+        return SmokeOutcome(target, False, data=data, error=data.get("error", "unknown error") + "\n" + data.get("traceback", ""))
+    return SmokeOutcome(target, True, data["result"]["stable"], data)
+
+
+def _fmt(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "nan"
+    return f"{v:.3g}"
+
+
+def render(outcome: SmokeOutcome, echo=print) -> None:
+    if not outcome.ok:
+        echo(f"{outcome.target}: error: {outcome.error}")
+        return
+    result = outcome.data["result"]
+    echo(f"{outcome.target}  backend: {result['backend']}  device: {result['device']}  dtype: {result['dtype']}  "
+         f"input: {outcome.data['input_shape']}")
+    scales = result["scales"]
+    rows: dict[str, dict] = {}
+    for row in result["layers"]:
+        rows.setdefault(row["name"], {"kind": row["kind"]})[row["scale"]] = row
+    try:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(show_header=True, header_style="bold")
+        table.add_column("layer")
+        table.add_column("kind")
+        for s in scales:
+            table.add_column(f"x{s:g} RMS")
+        for name, cells in rows.items():
+            values = []
+            for s in scales:
+                r = cells.get(s)
+                values.append("-" if r is None else f"{_fmt(r['rms'])} {'ok' if r['verdict'] == 'ok' else r['verdict'].upper()}")
+            table.add_row(name, cells["kind"], *values)
+        console = Console(no_color=bool(os.environ.get("NO_COLOR")), width=160)
+        with console.capture() as capture:
+            console.print(table)
+        echo(capture.get().rstrip())
+    except ImportError:
+        for name, cells in rows.items():
+            echo(name + "  " + "  ".join(f"x{s:g}:{_fmt(cells[s]['rms'])}:{cells[s]['verdict']}" for s in scales if s in cells))
+    bad = [r for r in result["layers"] if r["verdict"] != "ok"]
+    verdict = "STABLE" if outcome.stable else f"UNSTABLE ({len(bad)} layer/scale cells: " + ", ".join(sorted({r['verdict'] for r in bad})) + ")"
+    echo(f"verdict: {verdict}")
+
+
+def plot(outcomes: list[SmokeOutcome], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(6 * len(outcomes), 4), squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes):
+        if not outcome.ok:
+            continue
+        result = outcome.data["result"]
+        for scale in result["scales"]:
+            rows = [r for r in result["layers"] if r["scale"] == scale]
+            ys = [r["rms"] if r["rms"] == r["rms"] and r["nonfinite"] == 0 else float("nan") for r in rows]
+            ax.plot(range(len(rows)), ys, marker="o", label=f"x{scale:g}")
+        ax.set_yscale("log")
+        ax.set_xlabel("layer (forward-hook order)")
+        ax.set_ylabel("output RMS")
+        ax.set_title(outcome.target.rsplit(":", 1)[-1] + (" (stable)" if outcome.stable else " (unstable)"))
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def compare_after_apply(report, echo=print, **spec) -> list[tuple[SmokeOutcome, SmokeOutcome]]:
+    """Probe each class apply patched: the original bytes (in a temporary copy) against the patched file."""
+    import shutil
+
+    pairs = []
+    echo(NOTICE)
+    for fix in report.changed:
+        for cls in fix.patched_classes:
+            pairs.append(compare(fix.path, cls, fix.original, echo=echo, **spec))
+    return pairs
+
+
+def compare(path: str, cls: str, original: bytes, echo=print, **spec) -> tuple[SmokeOutcome, SmokeOutcome]:
+    import shutil
+
+    path = Path(path).resolve()
+    root = path.parent
+    while (root / "__init__.py").exists():
+        root = root.parent
+    top = path.parent
+    while (top.parent / "__init__.py").exists() and top.parent != root:
+        top = top.parent
+    with tempfile.TemporaryDirectory(prefix="mambafix-compare-") as tmp:
+        copy_root = Path(tmp)
+        if (path.parent / "__init__.py").exists():
+            shutil.copytree(top, copy_root / top.name, ignore=shutil.ignore_patterns("__pycache__"))
+            orig_file = copy_root / top.name / path.relative_to(top)
+        else:
+            orig_file = copy_root / path.name
+        orig_file.write_bytes(original)
+        weights = copy_root / "original_state.pt"
+        before = run_smoke(f"{orig_file}:{cls}", save_weights=str(weights), **spec)
+        after = run_smoke(f"{path}:{cls}", weights=str(weights) if weights.exists() else None, **spec)
+    before.target, after.target = f"{path.name}:{cls} (before)", f"{path.name}:{cls} (after)"
+    render(before, echo)
+    render(after, echo)
+    echo(f"{cls}: before {'stable' if before.stable else 'UNSTABLE'}, after {'stable' if after.stable else 'UNSTABLE'}")
+    return before, after

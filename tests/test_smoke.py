@@ -1,0 +1,134 @@
+"""smoke: reference Mamba agreement, state_dict compatibility, probe verdicts, isolation, CLI."""
+
+import json
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import EXAMPLE  # noqa: E402
+from mambafix.smoke.probe import run_probe  # noqa: E402
+from mambafix.smoke.reference import Mamba, Mamba2  # noqa: E402
+from mambafix.smoke.runner import run_smoke  # noqa: E402
+
+
+def test_reference_mamba_matches_mambapy_and_loads_its_state_dict():
+    mambapy = pytest.importorskip("mambapy.mamba")
+    torch.manual_seed(0)
+    ours = Mamba(d_model=48)
+    theirs = mambapy.MambaBlock(mambapy.MambaConfig(d_model=48, n_layers=1))
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 200, 48)
+    with torch.no_grad():
+        a, b = ours(x), theirs(x)
+    assert torch.allclose(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
+
+
+def test_reference_mamba2_matches_a_sequential_recurrence():
+    torch.manual_seed(0)
+    m = Mamba2(d_model=32, d_state=16, headdim=16)
+    assert sorted(m.state_dict()) == sorted(["in_proj.weight", "conv1d.weight", "conv1d.bias", "dt_bias", "A_log", "D",
+                                             "norm.weight", "out_proj.weight"])
+    u = torch.randn(2, 70, 32)
+    with torch.no_grad():
+        got = m(u)
+        # the same layer with a plain per-step scan
+        L = u.shape[1]
+        z, xBC, dt = torch.split(m.in_proj(u), [m.d_inner, m.d_inner + 2 * m.d_state, m.nheads], dim=-1)
+        xBC = torch.nn.functional.silu(m.conv1d(xBC.transpose(1, 2))[..., :L].transpose(1, 2))
+        x, B, C = torch.split(xBC, [m.d_inner, m.d_state, m.d_state], dim=-1)
+        dt = torch.nn.functional.softplus(dt + m.dt_bias)
+        A = -torch.exp(m.A_log)
+        xh = x.reshape(2, L, m.nheads, m.headdim)
+        h = torch.zeros(2, m.nheads, m.headdim, m.d_state)
+        ys = []
+        for t in range(L):
+            h = torch.exp(dt[:, t] * A)[:, :, None, None] * h + (dt[:, t][:, :, None, None] * xh[:, t, :, :, None] * B[:, t, None, None, :])
+            ys.append((h * C[:, t, None, None, :]).sum(-1) + xh[:, t] * m.D[:, None])
+        y = torch.stack(ys, 1).reshape(2, L, m.d_inner)
+        want = m.out_proj(m.norm(y, z))
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_unnormalized_stack_decays_at_unit_scale_and_overflows_at_30():
+    torch.manual_seed(0)
+    stack = torch.nn.Sequential(*[Mamba(100) for _ in range(4)])
+    result = run_probe(stack, lambda g: torch.randn(2, 128, 100, generator=g), scales=[1, 30])
+    by_scale = {s: [r for r in result.stats if r.scale == s and r.kind == "mamba"] for s in (1, 30)}
+    rms = [r.rms for r in by_scale[1]]
+    assert rms == sorted(rms, reverse=True) and rms[-1] < 1e-5  # decay, not growth, at x1
+    assert by_scale[1][-1].verdict == "collapse"
+    assert any(r.verdict == "overflow" for r in by_scale[30])
+    assert not result.stable
+
+
+def test_normalized_stack_is_stable():
+    torch.manual_seed(0)
+
+    class Stack(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList([Mamba(64) for _ in range(4)])
+            self.norms = torch.nn.ModuleList([torch.nn.LayerNorm(64) for _ in range(4)])
+
+        def forward(self, h):
+            for layer, norm in zip(self.layers, self.norms):
+                h = norm(layer(h) + h)
+            return h
+
+    result = run_probe(Stack(), lambda g: torch.randn(2, 128, 64, generator=g))
+    assert result.stable, [(r.name, r.scale, r.verdict) for r in result.stats if r.verdict != "ok"]
+
+
+def test_seed_model_unstable_and_patched_stable(tmp_path):
+    """The bundled seed model fails the probe on CPU; after `apply --residual` it passes."""
+    import shutil
+
+    from mambafix.apply import apply_paths
+    from mambafix.config import load_config
+    from mambafix.fixes import FixOptions
+
+    pkg = tmp_path / "seed_model"
+    shutil.copytree(EXAMPLE, pkg)
+    before = run_smoke(f"{pkg / 'bimamba.py'}:BiMamba", length=128, timeout=300)
+    assert before.ok and not before.stable
+    verdicts = {(r["scale"], r["verdict"]) for r in before.data["result"]["layers"]}
+    assert any(scale >= 30 and v == "overflow" for scale, v in verdicts)
+    apply_paths([pkg], load_config([pkg]), FixOptions(residual=True))
+    after = run_smoke(f"{pkg / 's6.py'}:S6", length=128, timeout=300)
+    assert after.ok and after.stable, after.data
+    assert after.data["input_shape"] == [2, 128, 8]
+
+
+def test_errors_in_user_code_are_reported_not_raised(tmp_path):
+    (tmp_path / "boom.py").write_text("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n"
+                                      "        super().__init__()\n        raise RuntimeError('kaboom')\n")
+    outcome = run_smoke(f"{tmp_path / 'boom.py'}:M", timeout=120)
+    assert not outcome.ok and "kaboom" in outcome.error and outcome.exit_code == 2
+    (tmp_path / "hang.py").write_text("import time\ntime.sleep(60)\n")
+    outcome = run_smoke(f"{tmp_path / 'hang.py'}:M", timeout=3)
+    assert not outcome.ok and "did not finish" in outcome.error
+
+
+def test_missing_constructor_arguments_are_named(tmp_path):
+    (tmp_path / "m.py").write_text("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self, vocab, d_model):\n"
+                                   "        super().__init__()\n")
+    outcome = run_smoke(f"{tmp_path / 'm.py'}:M", timeout=120)
+    assert not outcome.ok and "missing constructor argument(s) vocab" in outcome.error
+
+
+def test_cli_smoke_report_and_plot(tmp_path):
+    from typer.testing import CliRunner
+
+    from mambafix.cli import app
+
+    report, plot = tmp_path / "r.json", tmp_path / "p.png"
+    result = CliRunner().invoke(app, ["smoke", f"{EXAMPLE / 'bimamba.py'}:BiMamba", "--length", "64", "--scales", "1,30",
+                                      "--report", str(report), "--plot", str(plot)])
+    assert result.exit_code == 1, result.output
+    assert "executes the target's code" in result.output and "backend: reference" in result.output
+    data = json.loads(report.read_text())
+    assert data[0]["result"]["stable"] is False
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
