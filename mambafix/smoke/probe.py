@@ -59,7 +59,7 @@ def _is_layer(module: nn.Module) -> str | None:
 
 
 def _stats(t: torch.Tensor) -> tuple[float, float, float, float, float]:
-    t = t.detach().float()
+    t = t.detach().double()
     finite = torch.isfinite(t)
     share = 1.0 - float(finite.float().mean()) if t.numel() else 0.0
     if share >= 1.0:
