@@ -348,23 +348,23 @@ class FixTransformer(cst.CSTTransformer):
     # -- removing prints ------------------------------------------------------------------
     # A statement to delete is marked "doomed" and dropped by its enclosing block, which can
     # move the comment lines above it onto the next statement that stays.
-    def leave_SimpleStatementLine(self, original, updated):
+    def _without_removed(self, original, updated):
+        """The statement line minus removed small statements, or None when none is left."""
         kept = [s for o, s in zip(original.body, updated.body) if id(o) not in self.plan.removals]
         if len(kept) == len(updated.body):
             return updated
         if kept:
             kept[-1] = kept[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
             return updated.with_changes(body=kept)
-        return self._mark(self.doomed, updated)
+        return None
+
+    def leave_SimpleStatementLine(self, original, updated):
+        result = self._without_removed(original, updated)
+        return result if result is not None else self._mark(self.doomed, updated)
 
     def leave_SimpleStatementSuite(self, original, updated):
-        kept = [s for o, s in zip(original.body, updated.body) if id(o) not in self.plan.removals]
-        if len(kept) == len(updated.body):
-            return updated
-        if kept:
-            kept[-1] = kept[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
-            return updated.with_changes(body=kept)
-        return self._mark(self.emptied, updated.with_changes(body=[cst.Pass()]))
+        result = self._without_removed(original, updated)
+        return result if result is not None else self._mark(self.emptied, updated.with_changes(body=[cst.Pass()]))
 
     def _drop_doomed(self, body) -> tuple[list, list]:
         kept, pending = [], []
