@@ -203,8 +203,6 @@ class FileModel:
                     stack.define = small
                     stack.insert_after = stmt
                     info.stacks[attr] = stack
-                    if isinstance(value, cst.Name) and isinstance(locals_.get(value.value), tuple) and len(locals_[value.value]) > 5:
-                        stack.insert_after = stmt
 
     def _scan_append_loop(self, loop: cst.For, info: InitInfo, locals_: dict) -> None:
         count, text = range_count(loop.iter, locals_.get("__defaults__", {}))
@@ -550,7 +548,6 @@ class ClassAnalyzer:
         bindings.update(self._bind(loop.target, loop.iter))
         loop_count, loop_text = range_count(loop.iter, {})
         groups: dict[tuple[str, str], list[Application]] = {}
-        normalized = False
         body_calls = _calls(loop.body)
         for node in _walk_statements(loop.body):
             if isinstance(node, cst.For):

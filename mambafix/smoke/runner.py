@@ -121,8 +121,6 @@ def plot(outcomes: list[SmokeOutcome], path: Path) -> None:
 
 def compare_after_apply(report, echo=print, **spec) -> list[tuple[SmokeOutcome, SmokeOutcome]]:
     """Probe each class apply patched: the original bytes (in a temporary copy) against the patched file."""
-    import shutil
-
     pairs = []
     echo(NOTICE)
     for fix in report.changed:
