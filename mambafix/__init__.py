@@ -12,10 +12,14 @@ __all__ = ["__version__", "check_paths", "check_source", "apply_paths", "load_co
 
 
 def __getattr__(name: str):
-    if name in ("check_paths", "check_source", "Report"):
+    if name in ("check_paths", "Report"):
         from mambafix import engine
 
         return getattr(engine, name)
+    if name == "check_source":
+        from mambafix.analysis import check_source
+
+        return check_source
     if name == "apply_paths":
         from mambafix.apply import apply_paths
 

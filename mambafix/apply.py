@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mambafix.config import Config, load_config
-from mambafix.engine import FileError, Finding, analyze_module, parse_error_message
+from mambafix.analysis import analyze_module, parse_error_message
+from mambafix.results import FileError, Finding
 from mambafix.fixes import FixOptions, FixTransformer, Planner
 from mambafix.names import Family
 from mambafix.source import SourceError, atomic_write, decode, read_bytes

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from mambafix.model import ClassSummary
+from mambafix.results import ClassSummary, FileResult, Finding
 
 MAX_ENTRIES = 50_000
 
@@ -48,8 +48,6 @@ class ResultCache:
         return hashlib.sha256(path.encode("utf-8", "surrogateescape") + b"\0" + data).hexdigest()
 
     def get(self, data: bytes, path: str):
-        from mambafix.engine import FileResult, Finding
-
         key = self.key(data, path)
         raw = self.entries.get(key)
         if raw is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +17,24 @@ class Discovery:
     errors: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def _excluded(name: str, rel: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(rel, p.rstrip("/") + "/*") for p in patterns)
+def exclusion_matcher(patterns: tuple[str, ...]):
+    """One compiled regex for every pattern, tried on a name and on a path relative to the top."""
+    if not patterns:
+        return lambda name, rel: False
+    parts = []
+    for p in patterns:
+        parts.append(fnmatch.translate(p))
+        parts.append(fnmatch.translate(p.rstrip("/") + "/*"))
+    regex = re.compile("|".join(f"(?:{x})" for x in parts))
+    return lambda name, rel: regex.match(name) is not None or regex.match(rel) is not None
+
+
+def _file_key(path: str) -> tuple[int, int] | str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path
+    return (st.st_dev, st.st_ino)
 
 
 def _gitignore_spec(folder: Path) -> pathspec.PathSpec | None:
@@ -32,8 +49,9 @@ def _gitignore_spec(folder: Path) -> pathspec.PathSpec | None:
 def discover(paths: list[Path], config) -> Discovery:
     """Python files under `paths`. Files named explicitly are always taken (unless excluded)."""
     result = Discovery()
-    seen: set[Path] = set()
-    patterns = tuple(config.exclude) + tuple(config.extend_exclude)
+    seen: set = set()
+    excluded = exclusion_matcher(tuple(config.exclude) + tuple(config.extend_exclude))
+    excluded_explicit = exclusion_matcher(tuple(config.extend_exclude))
     for given in paths:
         given = Path(given)
         if given.is_symlink() and not given.exists():
@@ -43,63 +61,74 @@ def discover(paths: list[Path], config) -> Discovery:
             result.errors.append((given, "no such file or directory"))
             continue
         if given.is_dir():
-            _walk(given, config, patterns, result, seen)
+            _walk(given, config, excluded, result, seen)
         else:
-            key = given.resolve()
-            if key not in seen and not _excluded(given.name, given.as_posix(), tuple(config.extend_exclude)):
+            key = _file_key(str(given))
+            if key not in seen and not excluded_explicit(given.name, given.as_posix()):
                 seen.add(key)
                 result.files.append(given)
     return result
 
 
-def _walk(top: Path, config, patterns: tuple[str, ...], result: Discovery, seen: set[Path]) -> None:
+def _walk(top: Path, config, excluded, result: Discovery, seen: set) -> None:
     visited_dirs: set[tuple[int, int]] = set()
+    top_text = os.path.join(str(top), "")
     # Stack of (folder, [(base folder, spec), ...]) so nested .gitignore files apply below them.
-    stack: list[tuple[Path, list]] = [(top, [])]
+    stack: list[tuple[str, list]] = [(str(top), [])]
     while stack:
         folder, specs = stack.pop()
         try:
-            st = folder.stat()
+            st = os.stat(folder)
         except OSError as exc:
-            result.errors.append((folder, f"cannot read folder: {exc.strerror or exc}"))
+            result.errors.append((Path(folder), f"cannot read folder: {exc.strerror or exc}"))
             continue
         if (st.st_dev, st.st_ino) in visited_dirs:
             continue  # a symlink loop or a folder reached twice
         visited_dirs.add((st.st_dev, st.st_ino))
         if config.respect_gitignore:
-            spec = _gitignore_spec(folder)
+            spec = _gitignore_spec(Path(folder))
             if spec is not None:
-                specs = [*specs, (folder, spec)]
+                specs = [*specs, (os.path.join(folder, ""), spec)]
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            result.errors.append((folder, f"cannot list folder: {exc.strerror or exc}"))
+            result.errors.append((Path(folder), f"cannot list folder: {exc.strerror or exc}"))
             continue
         subdirs = []
         for entry in entries:
-            path = Path(entry.path)
-            rel = path.relative_to(top).as_posix()
-            if _excluded(entry.name, rel, patterns) or (entry.name.startswith(".") and entry.name not in (".", "..")):
+            name = entry.name
+            if name.startswith("."):
                 continue
             try:
                 is_dir = entry.is_dir()
-                is_file = entry.is_file()
             except OSError:
                 continue
-            if any(spec.match_file(path.relative_to(base).as_posix() + ("/" if is_dir else "")) for base, spec in specs):
+            if not is_dir and not name.endswith(".py"):
+                continue
+            path = entry.path
+            rel = path[len(top_text):] if path.startswith(top_text) else name
+            if excluded(name, rel):
+                continue
+            if specs and any(spec.match_file(path[len(base):] + ("/" if is_dir else "")) for base, spec in specs):
                 continue
             if is_dir:
-                if (path / "pyvenv.cfg").exists():
+                if os.path.exists(os.path.join(path, "pyvenv.cfg")):
                     continue  # a virtual environment
                 subdirs.append(path)
-            elif entry.name.endswith(".py"):
-                if not is_file:
-                    if entry.is_symlink() and not path.exists():
-                        continue  # broken symlink inside a tree: skipped, as git would
-                    result.errors.append((path, "not a regular file"))
-                    continue
-                key = path.resolve()
-                if key not in seen:
-                    seen.add(key)
-                    result.files.append(path)
+                continue
+            try:
+                is_file = entry.is_file()
+                symlink = entry.is_symlink()
+            except OSError:
+                continue
+            if not is_file:
+                if symlink and not os.path.exists(path):
+                    continue  # broken symlink inside a tree: skipped, as git would
+                result.errors.append((Path(path), "not a regular file"))
+                continue
+            key = _file_key(path) if symlink else (st.st_dev, entry.inode())
+            if key not in seen:
+                seen.add(key)
+                result.files.append(Path(path))
         stack.extend((d, specs) for d in reversed(subdirs))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from mambafix.names import dotted
+from mambafix.walk import walk
 
 MAMBA, NORM, NORMALIZED, OTHER = "mamba", "norm", "normalized", "other"
 
@@ -83,15 +84,6 @@ class Stack:
 
 
 @dataclass
-class ClassSummary:
-    """How a class behaves when used as a layer elsewhere (a wrapper or a subclass)."""
-
-    kind: str
-    display: str
-    d_model_param: tuple[str, int] | None = None  # (name, position) of the width argument
-
-
-@dataclass
 class InitInfo:
     stacks: dict[str, Stack] = field(default_factory=dict)
     attr_names: set[str] = field(default_factory=set)
@@ -111,14 +103,7 @@ def call_arg(call: cst.Call, keywords: tuple[str, ...], position: int | None) ->
 
 
 def names_in(node: cst.CSTNode) -> set[str]:
-    found: set[str] = set()
-
-    class _Names(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            found.add(n.value)
-
-    node.visit(_Names())
-    return found
+    return {n.value for n in walk(node) if isinstance(n, cst.Name)}
 
 
 def comprehension_names(comp: cst.ListComp | cst.GeneratorExp) -> frozenset[str]:

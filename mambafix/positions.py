@@ -13,20 +13,7 @@ import ast
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-
-def _cst_blocks(stmt: cst.CSTNode) -> list:
-    if isinstance(stmt, cst.If):
-        return [stmt.body] + ([stmt.orelse] if isinstance(stmt.orelse, cst.If) else ([stmt.orelse.body] if stmt.orelse else []))
-    if isinstance(stmt, (cst.For, cst.While)):
-        return [stmt.body] + ([stmt.orelse.body] if stmt.orelse else [])
-    if isinstance(stmt, (cst.With, cst.FunctionDef, cst.ClassDef)):
-        return [stmt.body]
-    if isinstance(stmt, (cst.Try, cst.TryStar)):
-        return [stmt.body, *(h.body for h in stmt.handlers)] + ([stmt.orelse.body] if stmt.orelse else []) + (
-            [stmt.finalbody.body] if stmt.finalbody else [])
-    if isinstance(stmt, cst.Match):
-        return [case.body for case in stmt.cases]
-    return []
+from mambafix.walk import blocks_of
 
 
 def cst_statement_order(module: cst.Module) -> list[cst.CSTNode]:
@@ -47,7 +34,7 @@ def cst_statement_order(module: cst.Module) -> list[cst.CSTNode]:
             out.extend(s.body)
             return
         out.append(s)
-        for b in _cst_blocks(s):
+        for b in blocks_of(s):
             block(b)
 
     for s in module.body:

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from mambafix.model import (
-    MAMBA, NORM, NORMALIZED, OTHER, ClassSummary, Element, InitInfo, Stack, call_arg, code,
+    MAMBA, NORM, NORMALIZED, OTHER, Element, InitInfo, Stack, call_arg, code,
     comprehension_names, int_value, names_in, nested_blocks, param_defaults, param_names,
     range_count, self_attr, small_statements, statements,
 )
 from mambafix.names import Family, NameResolver, dotted
+from mambafix.results import ClassSummary
+from mambafix.walk import walk
 
 
 @dataclass
@@ -331,20 +333,8 @@ def _walk_statements(block):
 
 
 def _calls(node: cst.CSTNode) -> list[cst.Call]:
-    found: list[cst.Call] = []
-
-    class _Calls(cst.CSTVisitor):
-        def visit_Call(self, n: cst.Call) -> None:
-            found.append(n)
-
-        def visit_FunctionDef(self, n) -> bool:
-            return n is node
-
-        def visit_Lambda(self, n) -> bool:
-            return False
-
-    node.visit(_Calls())
-    return found
+    """Calls under `node`, not entering lambdas or nested functions."""
+    return [n for n in walk(node, prune=(cst.FunctionDef, cst.Lambda)) if isinstance(n, cst.Call)]
 
 
 def _called_self_attrs(func: cst.FunctionDef) -> list[str]:
@@ -407,9 +397,9 @@ class ClassAnalyzer:
         """Layer calls nested in a returned expression: each one's data argument holds another call."""
         out = []
         for call, plain in _calls_with_context(pseudo.value):
-            func, data_index, through = call.func, 0, False
+            func, through = call.func, False
             if self.model.families.apply_wrappers.match_any(self.model.resolver.candidates(call.func)) and call.args:
-                func, data_index, through = call.args[0].value, 1, True
+                func, through = call.args[0].value, True
             attr = self.callee_attr(func, bindings)
             if attr is not None:
                 out.append(Application(small, call, attr, "", through, plain))
@@ -665,22 +655,14 @@ def _loop_rewritable(app: Application, bindings: dict) -> bool:
 
 def _calls_with_context(node: cst.CSTNode) -> list[tuple[cst.Call, bool]]:
     """Calls in an expression, each with whether its result is used as is (not subscripted)."""
-    found: list[tuple[cst.Call, bool]] = []
+    found: list[cst.Call] = []
     subscripted: set[int] = set()
-
-    class _V(cst.CSTVisitor):
-        def visit_Subscript(self, n: cst.Subscript) -> None:
-            if isinstance(n.value, cst.Call):
-                subscripted.add(id(n.value))
-
-        def visit_Call(self, n: cst.Call) -> None:
-            found.append((n, id(n) not in subscripted))
-
-        def visit_Lambda(self, n) -> bool:
-            return False
-
-    node.visit(_V())
-    return found
+    for n in walk(node, prune=(cst.Lambda,)):
+        if isinstance(n, cst.Subscript) and isinstance(n.value, cst.Call):
+            subscripted.add(id(n.value))
+        elif isinstance(n, cst.Call):
+            found.append(n)
+    return [(n, id(n) not in subscripted) for n in found]
 
 
 def _assigned_name(small) -> str | None:
@@ -722,15 +704,7 @@ def _root_name(expr) -> str | None:
 
 
 def _additions(node) -> list[cst.BinaryOperation]:
-    found = []
-
-    class _V(cst.CSTVisitor):
-        def visit_BinaryOperation(self, n: cst.BinaryOperation) -> None:
-            if isinstance(n.operator, cst.Add):
-                found.append(n)
-
-    node.visit(_V())
-    return found
+    return [n for n in walk(node) if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Add)]
 
 
 def analyze_stacks(model: FileModel) -> list[StackFinding]:

@@ -13,7 +13,7 @@ from mambafix.apply import apply_paths, fix_source
 from mambafix.catalogue import load_rules
 from mambafix.cli import app
 from mambafix.config import load_config
-from mambafix.engine import check_source
+from mambafix.analysis import check_source
 from mambafix.fixes import FixOptions
 from test_mf001_shapes import HEADER, POSITIVE
 

@@ -239,7 +239,7 @@ def test_rule_docs_are_in_sync():
 
     for rule in load_rules().values():
         path = ROOT / "docs" / "rules" / f"{rule.code}.md"
-        assert path.read_text() == rule_markdown(rule), f"regenerate with: python -m mambafix.docs docs/rules"
+        assert path.read_text() == rule_markdown(rule), "regenerate with: python -m mambafix.docs docs/rules"
 
 
 def test_version_and_module_entry_point():

@@ -1,7 +1,6 @@
 """smoke: reference Mamba agreement, state_dict compatibility, probe verdicts, isolation, CLI."""
 
 import json
-import sys
 
 import pytest
 

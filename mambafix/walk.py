@@ -1,0 +1,106 @@
+"""Fast read-only traversals of a libcst tree.
+
+`CSTNode.visit` rebuilds and re-validates every node it passes, even for a visitor that
+changes nothing; on a model file that is most of a check's time. These walkers read the
+node dataclasses' fields directly, skip whitespace and punctuation, and build nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import libcst as cst
+
+# Fields that hold only whitespace, comments or punctuation tokens: never a name, call or statement.
+_TOKEN_FIELDS = frozenset({
+    "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header",
+    "footer", "trailing_whitespace", "newline", "colon", "equal", "dot", "operator",
+    "first_colon", "second_colon", "lbracket", "rbracket", "lbrace", "rbrace",
+})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls)
+                      if not f.name.startswith("whitespace") and f.name not in _TOKEN_FIELDS)
+        _FIELDS[cls] = names
+    return names
+
+
+_IS_NODE: dict[type, bool] = {}
+
+
+def _is_node(cls: type) -> bool:
+    known = _IS_NODE.get(cls)
+    if known is None:
+        known = _IS_NODE[cls] = issubclass(cls, cst.CSTNode)
+    return known
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The node's children that can hold code, in field order."""
+    out: list[cst.CSTNode] = []
+    for name in _fields(type(node)):
+        value = getattr(node, name)
+        kind = type(value)
+        if kind is list or kind is tuple:
+            out.extend(v for v in value if _is_node(type(v)))
+        elif _is_node(kind):
+            out.append(value)
+    return out
+
+
+def walk(node: cst.CSTNode, prune: tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
+    """Every node under `node` (itself first), depth first. A node of a `prune` type other
+    than `node` itself is yielded but not entered."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if current is not node and prune and isinstance(current, prune):
+            continue
+        stack.extend(reversed(children(current)))
+
+
+def blocks_of(stmt: cst.CSTNode) -> list:
+    """The blocks directly inside a compound statement, in source order (an `elif` is its `If`)."""
+    if isinstance(stmt, cst.If):
+        return [stmt.body] + ([stmt.orelse] if isinstance(stmt.orelse, cst.If) else ([stmt.orelse.body] if stmt.orelse else []))
+    if isinstance(stmt, (cst.For, cst.While)):
+        return [stmt.body] + ([stmt.orelse.body] if stmt.orelse else [])
+    if isinstance(stmt, (cst.With, cst.FunctionDef, cst.ClassDef)):
+        return [stmt.body]
+    if isinstance(stmt, (cst.Try, cst.TryStar)):
+        return [stmt.body, *(h.body for h in stmt.handlers)] + ([stmt.orelse.body] if stmt.orelse else []) + (
+            [stmt.finalbody.body] if stmt.finalbody else [])
+    if isinstance(stmt, cst.Match):
+        return [case.body for case in stmt.cases]
+    return []
+
+
+def statement_lines(module: cst.Module) -> list[cst.SimpleStatementLine | cst.SimpleStatementSuite]:
+    """Every line of simple statements in the module, at any depth, in source order."""
+    out: list = []
+
+    def block(b) -> None:
+        if isinstance(b, cst.SimpleStatementSuite):
+            out.append(b)
+        elif isinstance(b, cst.If):  # an elif
+            stmt(b)
+        else:
+            for s in b.body:
+                stmt(s)
+
+    def stmt(s) -> None:
+        if isinstance(s, cst.SimpleStatementLine):
+            out.append(s)
+            return
+        for b in blocks_of(s):
+            block(b)
+
+    for s in module.body:
+        stmt(s)
+    return out

@@ -1,0 +1,386 @@
+"""Every MF001 shape the check issue names, as class sources: positive and negative.
+
+Shared by the shape tests, the property tests and the dense benchmark tree.
+Each source defines one class `M` and assumes HEADER's imports.
+"""
+
+HEADER = "import torch\nimport torch.nn as nn\nfrom mamba_ssm import Mamba, Mamba2\n"
+
+POSITIVE = {
+    "listcomp": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "generator": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList(Mamba(d) for _ in range(n))
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "append-loop": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        for _ in range(n):
+            self.layers.append(Mamba(d_model=d))
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "local-append-list": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        layers = []
+        for _ in range(n):
+            layers.append(Mamba(d))
+        self.layers = nn.ModuleList(layers)
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "sequential-star": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.net = nn.Sequential(*[Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        return self.net(x)
+""",
+    "sequential-literal-with-linear-tail": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.net = nn.Sequential(Mamba(d), Mamba(d), nn.Linear(d, 1))
+    def forward(self, x):
+        return self.net(x)
+""",
+    "enumerate": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+        return x
+""",
+    "zip-without-norms": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+        self.drops = nn.ModuleList([nn.Dropout(0.1) for _ in range(n)])
+    def forward(self, x):
+        for layer, drop in zip(self.layers, self.drops):
+            x = drop(layer(x))
+        return x
+""",
+    "index-loop": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        for i in range(len(self.layers)):
+            x = self.layers[i](x)
+        return x
+""",
+    "unrolled-chain": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.m1 = Mamba(d)
+        self.m2 = Mamba(d)
+        self.drop = nn.Dropout(0.1)
+    def forward(self, x):
+        x = self.m1(x)
+        x = self.drop(x)
+        x = self.m2(x)
+        return x
+""",
+    "nested-chain": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.m1 = Mamba(d)
+        self.m2 = Mamba(d)
+    def forward(self, x):
+        x = self.m2(self.m1(x))
+        return x
+""",
+    "tied-module-in-loop": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.mixer = Mamba(d)
+    def forward(self, x):
+        for _ in range(3):
+            x = self.mixer(x)
+        return x
+""",
+    "checkpoint": """
+from torch.utils.checkpoint import checkpoint
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = checkpoint(layer, x, use_reentrant=False)
+        return x
+""",
+    "checkpoint-module-path": """
+import torch.utils.checkpoint
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.utils.checkpoint.checkpoint(layer, x)
+        return x
+""",
+    "mamba2": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba2(d_model=d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "reversed-iteration": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        for layer in reversed(self.layers):
+            x = layer(x)
+        return x
+""",
+    "local-subclass": """
+class MyMamba(Mamba):
+    pass
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([MyMamba(d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "local-wrapper": """
+class Wrap(nn.Module):
+    def __init__(self, d_model):
+        super().__init__()
+        self.inner = Mamba(d_model)
+        self.drop = nn.Dropout(0.1)
+    def forward(self, x):
+        return self.drop(self.inner(x))
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Wrap(d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "literal-list": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d), Mamba(d), Mamba(d)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+}
+
+NEGATIVE = {
+    "norm-module-in-body": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+        self.norm = nn.LayerNorm(d)
+    def forward(self, x):
+        for layer in self.layers:
+            x = self.norm(layer(x))
+        return x
+""",
+    "rmsnorm": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+        self.norms = nn.ModuleList([nn.RMSNorm(d) for _ in range(n)])
+    def forward(self, x):
+        for i, layer in enumerate(self.layers):
+            x = self.norms[i](layer(x))
+        return x
+""",
+    "functional-layer-norm": """
+import torch.nn.functional as F
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.d = d
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = F.layer_norm(layer(x), (self.d,))
+        return x
+""",
+    "zip-norms": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+        self.norms = nn.ModuleList([nn.LayerNorm(d) for _ in range(n)])
+    def forward(self, x):
+        for layer, norm in zip(self.layers, self.norms):
+            x = norm(layer(x))
+        return x
+""",
+    "per-layer-sequential-with-norm": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Sequential(Mamba(d), nn.LayerNorm(d)) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "prenorm-local-blocks": """
+class Block(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.mixer = Mamba(d)
+    def forward(self, x):
+        return x + self.mixer(self.norm(x))
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(d) for _ in range(n)])
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+""",
+    "mamba-ssm-block": """
+from mamba_ssm.modules.block import Block
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.blocks = nn.ModuleList([Block(d, Mamba) for _ in range(n)])
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+""",
+    "single-layer": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.mixer = Mamba(d)
+    def forward(self, x):
+        return self.mixer(x)
+""",
+    "stack-of-one": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(1)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "non-mamba-stack": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(d, d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "parallel-not-sequential": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.heads = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        outs = [head(x) for head in self.heads]
+        return torch.stack(outs).sum(0)
+""",
+    "interleaved-literal": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d), nn.LayerNorm(d), Mamba(d), nn.LayerNorm(d)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "chain-with-norm-between": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.m1 = Mamba(d)
+        self.n1 = nn.LayerNorm(d)
+        self.m2 = Mamba(d)
+    def forward(self, x):
+        x = self.m1(x)
+        x = self.n1(x)
+        x = self.m2(x)
+        return x
+""",
+    "chain-on-different-tensors": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.m1 = Mamba(d)
+        self.m2 = Mamba(d)
+    def forward(self, x, y):
+        a = self.m1(x)
+        b = self.m2(y)
+        return a + b
+""",
+    "sequential-with-norms": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.net = nn.Sequential(Mamba(d), nn.LayerNorm(d), Mamba(d), nn.LayerNorm(d))
+    def forward(self, x):
+        return self.net(x)
+""",
+    "no-mamba-import-same-name": """
+class Mamba(nn.Module):
+    def forward(self, x):
+        return x
+""",
+}
