@@ -1,9 +1,21 @@
-"""check speed on a sparse tree (a copy of the standard library) and a dense generated tree.
+"""check speed: sparse tree (standard library copy), dense tree (generated models), start-up.
 
-Run: python bench/check_speed.py
-Baselines in the same run: ruff (if installed: `pip install ruff`), cold and warm mambafix.
+Run:  python bench/check_speed.py [--peers DIR] [--repeat N] [--skip-slow-peers]
+
+Every figure is wall time of a fresh process, best of N runs, with the baselines run in the
+same script: ruff (`ruff check --no-cache --select T201`) for both trees, and on the dense
+tree Fixit (`fixit lint`) and TorchFix (`torchfix`), found on PATH or in --peers (a folder of
+executables, e.g. a virtualenv's bin: `python -m venv /tmp/peers && /tmp/peers/bin/pip
+install ruff fixit torchfix`). The peers run once: they take minutes.
+Also printed: the floor that bounds a cold dense run, libcst.parse_module of every dense
+file in a pool of as many processes as mambafix uses.
 """
 
+from __future__ import annotations
+
+import argparse
+import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -13,40 +25,111 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = (ROOT / "examples" / "seed_model" / "bimamba.py").read_text()
+sys.path.insert(0, str(ROOT / "tests"))
+
+DENSE_FILES = 300
 
 
-def timed(cmd, env=None):
-    t = time.perf_counter()
-    subprocess.run(cmd, capture_output=True, env=env)
-    return time.perf_counter() - t
+def timed(cmd: list[str], env: dict | None = None, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
-def main():
-    import os
+def find_tool(name: str, peers: Path | None) -> str | None:
+    if peers is not None and (peers / name).exists():
+        return str(peers / name)
+    return shutil.which(name)
 
-    with tempfile.TemporaryDirectory() as tmp:
+
+def _parse_all(paths: list[str]) -> None:
+    import libcst
+
+    for path in paths:
+        libcst.parse_module(Path(path).read_bytes())
+
+
+def parse_floor(files: list[Path], jobs: int) -> float:
+    """Seconds to libcst-parse every file, split over `jobs` processes (start-up excluded)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    import libcst  # noqa: F401 - imported before the clock starts, as forked workers inherit it
+
+    chunks = [[str(p) for p in files[i::jobs]] for i in range(jobs)]
+    with ProcessPoolExecutor(jobs) as pool:
+        list(pool.map(_parse_all, [[]] * jobs))  # warm the workers
+        start = time.perf_counter()
+        list(pool.map(_parse_all, chunks))
+        return time.perf_counter() - start
+
+
+def row(label: str, seconds: float | None, base: float | None = None, base_name: str = "") -> None:
+    if seconds is None:
+        print(f"  {label:<34} not installed")
+        return
+    ratio = f"   {seconds / base:6.2f}x {base_name}" if base else ""
+    print(f"  {label:<34} {seconds:8.3f} s{ratio}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--peers", type=Path, help="folder holding ruff / fixit / torchfix executables")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-slow-peers", action="store_true", help="do not run Fixit and TorchFix")
+    args = parser.parse_args()
+    from corpus import write_tree
+
+    jobs = os.cpu_count() or 1
+    print(f"machine: {platform.machine()}, {jobs} CPUs, {platform.python_implementation()} {platform.python_version()}, {platform.platform()}")
+    ruff = find_tool("ruff", args.peers)
+    fixit = None if args.skip_slow_peers else find_tool("fixit", args.peers)
+    torchfix = None if args.skip_slow_peers else find_tool("torchfix", args.peers)
+    mambafix = [sys.executable, "-m", "mambafix"]
+    with tempfile.TemporaryDirectory(prefix="mambafix-bench-") as tmp:
         tmp = Path(tmp)
-        stdlib = tmp / "stdlib"
-        shutil.copytree(sysconfig.get_paths()["stdlib"], stdlib, ignore=shutil.ignore_patterns("site-packages", "__pycache__", "test", "tests"))
-        dense = tmp / "dense"
-        dense.mkdir()
-        for i in range(300):
-            (dense / f"model_{i:03d}.py").write_text(TEMPLATE.replace("BiMamba", f"BiMamba{i}"))
         env = dict(os.environ, MAMBAFIX_CACHE_DIR=str(tmp / "cache"))
-        mf = [sys.executable, "-m", "mambafix", "check", "--exit-zero"]
+        env.pop("NO_COLOR", None)
+
+        stdlib = tmp / "stdlib"
+        shutil.copytree(sysconfig.get_paths()["stdlib"], stdlib, symlinks=True,
+                        ignore=shutil.ignore_patterns("site-packages", "__pycache__"))
         n_std = sum(1 for _ in stdlib.rglob("*.py"))
-        print(f"sparse tree: {n_std} files")
-        t_mf = timed(mf + ["--no-cache", str(stdlib)], env)
-        ruff = shutil.which("ruff")
-        t_ruff = timed([ruff, "check", "--no-cache", "--select", "T201", "--exit-zero", str(stdlib)]) if ruff else None
-        print(f"  mambafix cold {t_mf:.2f} s" + (f", ruff T201 {t_ruff:.2f} s, ratio {t_mf / t_ruff:.2f}" if t_ruff else ""))
-        print("dense tree: 300 files")
-        cold = timed(mf + [str(dense)], env)
-        warm = timed(mf + [str(dense)], env)
-        print(f"  mambafix cold {cold:.2f} s, warm (cache) {warm:.2f} s"
-              + (f", ruff T201 {timed([ruff, 'check', '--no-cache', '--select', 'T201', '--exit-zero', str(dense)]):.2f} s" if ruff else ""))
-        print(f"start-up: mambafix --version {timed([sys.executable, '-m', 'mambafix', '--version']):.3f} s")
+        print(f"\nsparse tree: copy of the standard library, {n_std} files, no Mamba code")
+        t_ruff = timed([ruff, "check", "--no-cache", "--select", "T201", "--exit-zero", "-q", str(stdlib)], repeat=args.repeat) if ruff else None
+        t_cold = timed(mambafix + ["check", "--no-cache", "--exit-zero", str(stdlib)], env, args.repeat)
+        row("ruff --select T201 (baseline)", t_ruff)
+        row("mambafix check (cold, no cache)", t_cold, t_ruff, "ruff")
+
+        dense = tmp / "dense"
+        files = write_tree(dense, DENSE_FILES)
+        lines = sum(p.read_bytes().count(b"\n") for p in files)
+        print(f"\ndense tree: {len(files)} generated Mamba model files, {lines} lines")
+        shutil.rmtree(tmp / "cache", ignore_errors=True)
+        t_cold = float("inf")
+        for _ in range(args.repeat):
+            shutil.rmtree(tmp / "cache", ignore_errors=True)
+            t_cold = min(t_cold, timed(mambafix + ["check", "--exit-zero", str(dense)], env))
+        t_warm = timed(mambafix + ["check", "--exit-zero", str(dense)], env, args.repeat)
+        t_floor = parse_floor(files, jobs)
+        t_ruff = timed([ruff, "check", "--no-cache", "--select", "T201", "--exit-zero", "-q", str(dense)], repeat=args.repeat) if ruff else None
+        t_fixit = timed([fixit, "lint", str(dense)]) if fixit else None
+        t_torchfix = timed([torchfix, str(dense)]) if torchfix else None
+        row("mambafix check cold", t_cold)
+        row("mambafix check warm (cache)", t_warm, t_cold, "cold")
+        row(f"libcst parse only, {jobs} processes", t_floor, t_cold, "mambafix cold")
+        row("ruff --select T201", t_ruff, t_cold, "mambafix cold")
+        row("fixit lint", t_fixit, t_cold, "mambafix cold")
+        row("torchfix", t_torchfix, t_cold, "mambafix cold")
+
+        empty = tmp / "empty"
+        empty.mkdir()
+        print("\nstart-up")
+        row("python -c pass (baseline)", timed([sys.executable, "-c", "pass"], repeat=args.repeat))
+        row("mambafix --version", timed(mambafix + ["--version"], repeat=args.repeat))
+        row("mambafix check <empty folder>", timed(mambafix + ["check", str(empty)], env, args.repeat))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from mambafix.analysis import analyze_module, parse_error_message
 from mambafix.results import FileError, Finding
 from mambafix.fixes import FixOptions, FixTransformer, Planner
 from mambafix.names import Family
-from mambafix.source import SourceError, atomic_write, decode, read_bytes
+from mambafix.source import SourceError, atomic_write, decode, remove_stale_temp_files
 
 MAX_PASSES = 10
 
@@ -42,6 +42,8 @@ class ApplyReport:
     files: list[FileFix] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    stale_removed: list[str] = field(default_factory=list)  # temporary files a killed run left
+    skipped: list[FileError] = field(default_factory=list)  # files over max-file-size
 
     @property
     def changed(self) -> list[FileFix]:
@@ -87,6 +89,8 @@ def fix_source(data: bytes, path: str, config: Config, options: FixOptions = Fix
             result.remaining = [f for f in analysis.findings if not f.fixable]
             fixable_stacks = [f for f in analysis.stack_findings if f.no_fix is None]
             if not fixable_stacks and not analysis.print_findings:
+                if not config.prefilter and analysis.module.bytes != current:
+                    raise SourceError("libcst does not print this file back byte for byte; left unchanged")
                 break
             plan = Planner(analysis, options).build()
             result.remaining += [replace(f.public, fixable=False, fix_note=f.no_fix) for f in fixable_stacks
@@ -118,39 +122,84 @@ def fix_source(data: bytes, path: str, config: Config, options: FixOptions = Fix
 
 
 def apply_paths(paths: list[str | Path], config: Config | None = None, options: FixOptions = FixOptions(),
-                *, write: bool = True, jobs: int | None = None) -> ApplyReport:
-    """Fix files and folders. With write=False nothing is written (for --diff)."""
+                *, write: bool = True, jobs: int | None = None, progress=None) -> ApplyReport:
+    """Fix files and folders. With write=False nothing is written (for --diff).
+
+    With the prefilter off (`config.prefilter` False) every file goes through the parser and
+    the printer, and a file that libcst does not print back byte for byte is an error."""
     from mambafix.discovery import discover
-    from mambafix.engine import Report, analyze_sources
+    from mambafix.engine import Report, analyze_sources, read_sources
 
     config = config or load_config([Path(p) for p in paths])
     eff = effective_config(config, options)
     report = ApplyReport()
     found = discover([Path(p) for p in paths], eff)
     report.errors.extend(FileError(str(p), msg) for p, msg in found.errors)
-    sources = []
-    for path in found.files:
-        try:
-            sources.append((str(path), read_bytes(path)))
-        except SourceError as exc:
-            report.errors.append(FileError(str(path), str(exc)))
+    if write:
+        report.stale_removed = [str(t) for t in remove_stale_temp_files({p.parent for p in found.files})]
+    sources = read_sources(found.files, eff, report.errors, report.skipped)
     # a check pass (cached, pooled) says which files have anything to fix and builds the wrapper index
     check_report = Report()
-    results = analyze_sources(sources, eff, check_report, cache=True, jobs=jobs)
+    results = analyze_sources(sources, replace(eff, prefilter=True), check_report, cache=True, jobs=jobs, progress=progress)
     report.errors.extend(r.error for r in results if r.error is not None)
     index = {}
     for r in results:
         index.update(r.summaries)
     flagged = {f.path for r in results for f in r.findings}
-    for path, data in sources:
-        if path not in flagged:
-            continue
-        fix = fix_source(data, path, eff, options, index or None)
+    if not config.prefilter:
+        failed = {r.error.path for r in results if r.error is not None}
+        flagged = {path for path, _ in sources if path not in failed}
+    todo = [(path, data) for path, data in sources if path in flagged]
+    if progress is not None:
+        progress(add_total=len(todo))
+    for fix in fix_many(todo, eff, options, index or None, jobs, progress):
         report.files.append(fix)
         if fix.changed and write:
             try:
-                atomic_write(Path(path), fix.fixed, expected_original=data)
-                report.written.append(path)
+                atomic_write(Path(fix.path), fix.fixed, expected_original=fix.original)
+                report.written.append(fix.path)
             except (SourceError, OSError) as exc:
-                fix.error = FileError(path, f"not written: {exc}")
+                fix.error = FileError(fix.path, f"not written: {exc}")
     return report
+
+
+_FIXER: tuple | None = None
+
+
+def _init_fixer(config: Config, options: FixOptions, index) -> None:
+    global _FIXER
+    _FIXER = (config, options, index)
+
+
+def _fix_one(item: tuple[str, bytes]) -> FileFix:
+    config, options, index = _FIXER
+    return fix_source(item[1], item[0], config, options, index)
+
+
+def fix_many(items: list[tuple[str, bytes]], config: Config, options: FixOptions, index, jobs: int | None,
+             progress=None) -> list[FileFix]:
+    """fix_source over (path, bytes) pairs, in a process pool when there are enough of them."""
+    import os
+
+    from mambafix.engine import POOL_THRESHOLD
+
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    out: list[FileFix] = []
+    if jobs <= 1 or len(items) < POOL_THRESHOLD:
+        _init_fixer(config, options, index)
+        for item in items:
+            out.append(_fix_one(item))
+            if progress is not None:
+                progress(advance=1)
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context,
+                             initializer=_init_fixer, initargs=(config, options, index)) as pool:
+        for fix in pool.map(_fix_one, items, chunksize=max(1, min(16, len(items) // (jobs * 4)))):
+            out.append(fix)
+            if progress is not None:
+                progress(advance=1)
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -63,10 +62,6 @@ def _stdin(paths: list[str], stdin_filename: str | None):
     return (stdin_filename or "<stdin>", sys.stdin.buffer.read())
 
 
-def _progress_enabled(quiet: bool) -> bool:
-    return not quiet and sys.stderr.isatty() and not os.environ.get("CI")
-
-
 PathsArg = Annotated[list[str], typer.Argument(help="Files or folders to check; '-' reads standard input.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="A pyproject.toml or mambafix.toml to use instead of the nearest one.")]
 SelectOpt = Annotated[Optional[list[str]], typer.Option("--select", help="Rule codes to enable (replaces the default set).")]
@@ -78,7 +73,7 @@ StdinNameOpt = Annotated[Optional[str], typer.Option("--stdin-filename", help="T
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the result cache.")]
 NoPrefilterOpt = Annotated[bool, typer.Option("--no-prefilter", help="Parse every file, even those with no Mamba name or marker.")]
 JobsOpt = Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: CPU count).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only, no summary.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings and errors only: no summary, no progress bar.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also print timing and cache figures.")]
 
 
@@ -110,15 +105,18 @@ def check(
 
     from mambafix.engine import check_paths
     from mambafix.output import RENDERERS, summary_line
+    from mambafix.terminal import progress_bar, wants_color, wants_progress
 
     paths = paths or ["."]
     config = _config(paths, config_file, select, extend_select, ignore, marker, layer_class, no_prefilter)
     started = time.perf_counter()
-    report = check_paths(paths, config, cache=not no_cache, jobs=jobs, stdin=_stdin(paths, stdin_filename))
+    with progress_bar(wants_progress(sys.stderr, quiet), "checking") as progress:
+        report = check_paths(paths, config, cache=not no_cache, jobs=jobs, stdin=_stdin(paths, stdin_filename),
+                             progress=progress)
     elapsed = time.perf_counter() - started
     fmt = output_format.value
     if fmt == "text":
-        text = RENDERERS["text"](report, statistics)
+        text = RENDERERS["text"](report, statistics, color=output_file is None and wants_color(sys.stdout))
         if quiet:
             text = "".join(line + "\n" for line in text.splitlines() if line and line != summary_line(report))
     else:
@@ -154,28 +152,38 @@ def apply(
     norm: Annotated[NormKind, typer.Option("--norm", help="layernorm or rmsnorm.")] = NormKind.layernorm,
     diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff and write nothing (exit 1 if there would be changes).")] = False,
     exit_non_zero_on_fix: Annotated[bool, typer.Option("--exit-non-zero-on-fix", help="Exit 1 when any file was changed (for pre-commit).")] = False,
-    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Do not run the stability probe on the patched classes.")] = False,
+    smoke_after: Annotated[bool, typer.Option("--smoke/--no-smoke", help="After writing, probe each patched class before and after (needs torch; imports and runs the patched code in a subprocess). Off by default: apply itself never runs the code it reads.")] = False,
     config_file: ConfigOpt = None,
     select: SelectOpt = None,
     extend_select: ExtendOpt = None,
     ignore: IgnoreOpt = None,
     marker: MarkerOpt = None,
     layer_class: LayerOpt = None,
+    no_prefilter: NoPrefilterOpt = False,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Rewrite what check finds: insert norms (and residuals), remove tagged debug prints.
 
     Every byte that need not change is kept. Exit codes: 0 all fixed, 1 findings remain
     (or, with --diff / --exit-non-zero-on-fix, files would change / changed), 2 errors.
     """
+    import time
+
     from mambafix.apply import STATE_DICT_NOTE, apply_paths
     from mambafix.fixes import FixOptions
+    from mambafix.terminal import progress_bar, wants_progress
 
     paths = paths or ["."]
-    config = _config(paths, config_file, select, extend_select, ignore, marker, layer_class, False)
+    config = _config(paths, config_file, select, extend_select, ignore, marker, layer_class, no_prefilter)
     options = FixOptions(residual=residual, style=style.value, norm=norm.value)
-    report = apply_paths(paths, config, options, write=not diff, jobs=jobs)
+    started = time.perf_counter()
+    with progress_bar(wants_progress(sys.stderr, quiet), "fixing") as progress:
+        report = apply_paths(paths, config, options, write=not diff, jobs=jobs, progress=progress)
+    if verbose:
+        typer.echo(f"looked at {len(report.files)} files with findings, wrote {len(report.written)}, "
+                   f"in {time.perf_counter() - started:.3f} s", err=True)
     if diff:
         sys.stdout.write(report.diff_text())
     for fix in report.changed:
@@ -187,6 +195,8 @@ def apply(
                    f"  (no automatic fix: {finding.fix_note})", err=diff)
     for error in [*report.errors, *(f.error for f in report.files if f.error)]:
         typer.echo(f"{error.path}: error: {error.message}", err=True)
+    for skipped in report.skipped:
+        typer.echo(f"{skipped.path}: skipped: {skipped.message}", err=True)
     if not quiet:
         n = len(report.changed)
         typer.echo(f"{'Would change' if diff else 'Changed'} {n} file{'s' if n != 1 else ''}; "
@@ -194,7 +204,7 @@ def apply(
         if any(f.patched_classes for f in report.changed):
             typer.echo(STATE_DICT_NOTE, err=diff)
     patched = [(f.path, c) for f in report.changed for c in f.patched_classes]
-    if patched and not diff and not no_smoke:
+    if patched and not diff and smoke_after:
         _probe_after_apply(report, quiet)
     raise typer.Exit(report.exit_code(exit_non_zero_on_fix, diff))
 

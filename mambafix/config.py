@@ -22,6 +22,9 @@ DEFAULT_EXCLUDE = (
 )
 
 
+DEFAULT_MAX_FILE_SIZE = 5_000_000  # bytes; a larger .py is generated data, not a model
+
+
 class ConfigError(ValueError):
     """A bad key or value in the configuration; the CLI exits 2 with this message."""
 
@@ -44,6 +47,7 @@ class Config:
     extend_exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
     prefilter: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     root: Path | None = None
     smoke: tuple = field(default=(), compare=False)
 
@@ -141,7 +145,7 @@ _LIST_EXTENSIONS = {
 }
 _LIST_REPLACEMENTS = {"markers": "markers", "exclude": "exclude"}
 KNOWN_KEYS = frozenset(
-    {"select", "ignore", "extend-select", "per-file-ignores", "respect-gitignore", "smoke"}
+    {"select", "ignore", "extend-select", "per-file-ignores", "respect-gitignore", "max-file-size", "smoke"}
     | set(_LIST_EXTENSIONS)
     | set(_LIST_REPLACEMENTS)
 )
@@ -180,6 +184,11 @@ def apply_table(config: Config, table: dict, origin: str) -> Config:
         if not isinstance(table["respect-gitignore"], bool):
             raise ConfigError(f"{origin}: respect-gitignore must be true or false")
         changes["respect_gitignore"] = table["respect-gitignore"]
+    if "max-file-size" in table:
+        size = table["max-file-size"]
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise ConfigError(f"{origin}: max-file-size must be a positive number of bytes, got {size!r}")
+        changes["max_file_size"] = size
     if "smoke" in table:
         smoke = table["smoke"]
         entries = smoke if isinstance(smoke, list) else [smoke]

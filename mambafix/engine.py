@@ -59,19 +59,27 @@ def _work(task: tuple[str, bytes, dict | None, bool, bool]) -> FileResult:
     return analyze_file(path, data, _WORKER_CONFIG, index, stacks, prints)
 
 
-def run_tasks(tasks: list[tuple], config: Config, jobs: int | None) -> list[FileResult]:
+def run_tasks(tasks: list[tuple], config: Config, jobs: int | None, progress=None) -> list[FileResult]:
+    """Analyse each task's file, in a process pool when there are enough of them.
+    `progress(advance=1)` is called as each file is done."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or len(tasks) < POOL_THRESHOLD:
         _init_worker(config)
-        return [_work(t) for t in tasks]
+        return [_tick(_work(t), progress) for t in tasks]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
                              initializer=_init_worker, initargs=(config,)) as pool:
-        chunk = max(1, len(tasks) // (jobs * 4))
-        return list(pool.map(_work, tasks, chunksize=chunk))
+        chunk = max(1, min(16, len(tasks) // (jobs * 4)))
+        return [_tick(r, progress) for r in pool.map(_work, tasks, chunksize=chunk)]
+
+
+def _tick(result: FileResult, progress) -> FileResult:
+    if progress is not None:
+        progress(advance=1)
+    return result
 
 
 @dataclass
@@ -88,6 +96,24 @@ def _needs(data: bytes, config: Config, layer: tuple[bytes, ...], markers: tuple
     return any(n in data for n in layer), any(n in data for n in markers)
 
 
+def read_sources(files: list[Path], config: Config, errors: list[FileError],
+                 skipped: list[FileError]) -> list[tuple[str, bytes]]:
+    """The bytes of each file; an unreadable one is an error, one over max-file-size is skipped."""
+    sources: list[tuple[str, bytes]] = []
+    for path in files:
+        try:
+            data = read_bytes(path)
+        except SourceError as exc:
+            errors.append(FileError(str(path), str(exc)))
+            continue
+        if len(data) > config.max_file_size:
+            skipped.append(FileError(str(path), f"larger than max-file-size ({len(data) / 1e6:.1f} MB > "
+                                                f"{config.max_file_size / 1e6:.1f} MB); not checked"))
+            continue
+        sources.append((str(path), data))
+    return sources
+
+
 def check_paths(paths: list[str | Path], config: Config | None = None, *, cache: bool = True,
                 jobs: int | None = None, stdin: tuple[str, bytes] | None = None, progress=None) -> Report:
     """Check files and folders. `stdin` is (display name, bytes) for `-`."""
@@ -97,12 +123,7 @@ def check_paths(paths: list[str | Path], config: Config | None = None, *, cache:
     report = Report()
     found = discover([Path(p) for p in paths if str(p) != "-"], config)
     report.errors.extend(FileError(str(p), msg) for p, msg in found.errors)
-    sources: list[tuple[str, bytes]] = []
-    for path in found.files:
-        try:
-            sources.append((str(path), read_bytes(path)))
-        except SourceError as exc:
-            report.errors.append(FileError(str(path), str(exc)))
+    sources = read_sources(found.files, config, report.errors, report.skipped)
     if stdin is not None:
         sources.append(stdin)
     report.files_checked = len(sources)
@@ -136,7 +157,9 @@ def analyze_sources(sources: list[tuple[str, bytes]], config: Config, report: Re
             report.files_cached += 1
             continue
         pending.append((i, _Pending(path, data, stacks, prints)))
-    computed = run_tasks([(p.path, p.data, None, p.stacks, p.prints) for _, p in pending], config, jobs)
+    if progress is not None:
+        progress(add_total=len(pending))
+    computed = run_tasks([(p.path, p.data, None, p.stacks, p.prints) for _, p in pending], config, jobs, progress)
     for (i, p), result in zip(pending, computed):
         results[i] = result
         report.files_parsed += 1
@@ -159,7 +182,9 @@ def analyze_sources(sources: list[tuple[str, bytes]], config: Config, report: Re
                 redo.append(i)
         if not redo:
             break
-        again = run_tasks([(sources[i][0], sources[i][1], index, True, True) for i in redo], config, jobs)
+        if progress is not None:
+            progress(add_total=len(redo))
+        again = run_tasks([(sources[i][0], sources[i][1], index, True, True) for i in redo], config, jobs, progress)
         changed = False
         for i, result in zip(redo, again):
             if i not in results:

@@ -14,13 +14,17 @@ SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schem
 INFO_URI = "https://github.com/mambafix/mambafix"
 
 
-def render_text(report, statistics: bool = False) -> str:
+def render_text(report, statistics: bool = False, color: bool = False) -> str:
+    from mambafix.terminal import paint
+
     lines = []
     for f in report.findings:
-        suffix = "" if f.fixable else f"  (no automatic fix: {f.fix_note})"
-        lines.append(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}{suffix}")
+        suffix = "" if f.fixable else paint(f"  (no automatic fix: {f.fix_note})", "dim", color)
+        lines.append(f"{paint(f'{f.path}:{f.line}:{f.col}:', 'path', color)} {paint(f.code, 'code', color)} {f.message}{suffix}")
     for e in report.errors:
-        lines.append(f"{e.path}: error: {e.message}")
+        lines.append(f"{paint(e.path + ':', 'path', color)} {paint('error:', 'error', color)} {e.message}")
+    for e in report.skipped:
+        lines.append(f"{paint(e.path + ':', 'path', color)} skipped: {e.message}")
     if statistics and report.findings:
         counts = Counter(f.code for f in report.findings)
         rules = load_rules()
@@ -41,6 +45,8 @@ def summary_line(report) -> str:
         text += f" ({fixable} fixable with `mambafix apply`)"
     if report.errors:
         text += f"; {len(report.errors)} file error{'s' if len(report.errors) != 1 else ''}"
+    if report.skipped:
+        text += f"; {len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''} skipped"
     return text + "."
 
 
@@ -50,6 +56,7 @@ def render_json(report) -> str:
         "tool": {"name": "mambafix", "version": __version__},
         "findings": [f.to_dict() for f in report.findings],
         "errors": [{"path": e.path, "message": e.message} for e in report.errors],
+        "skipped": [{"path": e.path, "reason": e.message} for e in report.skipped],
         "summary": {
             "files_checked": report.files_checked,
             "files_parsed": report.files_parsed,
@@ -111,6 +118,13 @@ def render_sarif(report) -> str:
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}],
         }
         for e in report.errors
+    ] + [
+        {
+            "level": "note",
+            "message": {"text": "skipped: " + e.message},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}],
+        }
+        for e in report.skipped
     ]
     sarif = {
         "$schema": SARIF_SCHEMA,
@@ -141,6 +155,8 @@ def render_github(report) -> str:
         )
     for e in report.errors:
         lines.append(f"::error title=mambafix error,file={_gh_escape(e.path, True)}::{_gh_escape(e.message)}")
+    for e in report.skipped:
+        lines.append(f"::notice title=mambafix skipped,file={_gh_escape(e.path, True)}::{_gh_escape(e.message)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -53,6 +53,7 @@ class FileResult:
 class Report:
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    skipped: list[FileError] = field(default_factory=list)  # files deliberately not read: (path, why)
     files_checked: int = 0
     files_parsed: int = 0
     files_cached: int = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import re
 import tempfile
@@ -54,32 +55,61 @@ def read_bytes(path: Path) -> bytes:
         raise SourceError(f"cannot read: {exc.strerror or exc}") from exc
 
 
+TEMP_SUFFIX = ".mambafix-tmp"
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """An exclusive advisory lock on the folder (flock on its descriptor), where the OS has one.
+
+    Held only around compare-and-rename, so two runs fixing the same tree never interleave
+    their check of a file's bytes with the other's rename of it."""
+    try:
+        import fcntl
+    except ImportError:  # no flock here: the compare just before the rename still guards
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def atomic_write(path: Path, data: bytes, expected_original: bytes | None = None) -> None:
     """Write `data` to `path` through a temporary file in the same folder, fsync and rename.
 
     Keeps the file's mode. If `expected_original` is given and the file no longer holds
     those bytes (another process changed it), nothing is written and SourceError is raised.
+    The temporary file's name carries this process's id, so a later run can tell one left
+    by a killed process (see `remove_stale_temp_files`) from one in flight.
     """
     path = Path(path)
     stat = path.stat()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".mambafix-tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, stat.st_mode & 0o7777)
-        if expected_original is not None and path.read_bytes() != expected_original:
-            raise SourceError("file changed on disk while it was being fixed; left as it is")
-        os.replace(tmp_name, path)
+        with _folder_lock(path.parent):
+            if expected_original is not None and path.read_bytes() != expected_original:
+                raise SourceError("file changed on disk while it was being fixed; left as it is")
+            os.replace(tmp_name, path)
+            _fsync_folder(path.parent)
     except BaseException:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
         raise
+
+
+def _fsync_folder(folder: Path) -> None:
     try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
@@ -88,5 +118,32 @@ def atomic_write(path: Path, data: bytes, expected_original: bytes | None = None
         pass
 
 
-def stale_temp_files(folder: Path) -> list[Path]:
-    return list(folder.glob(".*.mambafix-tmp"))
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def remove_stale_temp_files(folders) -> list[Path]:
+    """Delete temporary files that a killed run left in `folders`; returns what was removed.
+
+    A temporary file whose process is still alive is in flight and stays."""
+    removed = []
+    for folder in folders:
+        for tmp in Path(folder).glob(f".*{TEMP_SUFFIX}"):
+            try:
+                pid = int(tmp.name[: -len(TEMP_SUFFIX)].rsplit(".", 2)[-2])  # .NAME.PID.RANDOM
+            except (ValueError, IndexError):
+                continue
+            if pid != os.getpid() and _pid_alive(pid):
+                continue
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed

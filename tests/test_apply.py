@@ -252,12 +252,12 @@ def test_cli_apply_then_check_is_clean(tmp_path):
 
     target = tmp_path / "seed"
     shutil.copytree(EXAMPLE, target)
-    result = CliRunner().invoke(app, ["apply", "--residual", "--no-smoke", str(target)])
+    result = CliRunner().invoke(app, ["apply", "--residual", str(target)])
     assert result.exit_code == 0, result.output
     assert "strict=False" in result.output
     check = CliRunner().invoke(app, ["check", "--extend-select", "MF002", str(target)])
     assert check.exit_code == 0, check.stdout
-    again = CliRunner().invoke(app, ["apply", "--residual", "--no-smoke", "--exit-non-zero-on-fix", str(target)])
+    again = CliRunner().invoke(app, ["apply", "--residual", "--exit-non-zero-on-fix", str(target)])
     assert again.exit_code == 0 and "Changed 0 files" in again.output
 
 

@@ -49,7 +49,7 @@ def test_json_schema_is_stable():
     result = invoke("check", str(EXAMPLE), "--output-format", "json")
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1
-    assert set(data) == {"schema_version", "tool", "findings", "errors", "summary"}
+    assert set(data) == {"schema_version", "tool", "findings", "errors", "skipped", "summary"}
     first = data["findings"][0]
     assert set(first) == {"path", "line", "col", "code", "name", "severity", "message", "fixable", "fix_note"}
     assert data["summary"]["findings"] == len(data["findings"])

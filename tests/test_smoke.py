@@ -131,3 +131,23 @@ def test_cli_smoke_report_and_plot(tmp_path):
     data = json.loads(report.read_text())
     assert data[0]["result"]["stable"] is False
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_apply_runs_the_code_only_with_smoke(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mambafix.cli import app
+
+    target = tmp_path / "seed_model"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    quiet = CliRunner().invoke(app, ["apply", "--residual", str(target)])
+    assert quiet.exit_code == 0, quiet.output
+    assert "executes" not in quiet.output and "UNSTABLE" not in quiet.output  # nothing was run
+    shutil.rmtree(target)
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__"))
+    probed = CliRunner().invoke(app, ["apply", "--residual", "--smoke", str(target)])
+    assert probed.exit_code == 0, probed.output
+    assert "executes the target's code" in probed.output
+    assert "BiMamba: before UNSTABLE, after stable" in probed.output
