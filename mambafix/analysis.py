@@ -159,6 +159,9 @@ def parse_error_message(exc: Exception) -> str:
         return str(exc)
     if isinstance(exc, RecursionError):
         return "cannot parse: nesting too deep"
+    if isinstance(exc, (SyntaxError, ValueError)):  # from the standard library's parser, used for positions
+        where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        return f"cannot parse: {getattr(exc, 'msg', None) or exc}{where}"
     return f"internal error: {type(exc).__name__}: {exc}"
 
 

@@ -84,13 +84,13 @@ def fix_source(data: bytes, path: str, config: Config, options: FixOptions = Fix
     pure = Family(config.pure_calls)
     current = data
     try:
-        for _ in range(MAX_PASSES):
+        for attempt in range(MAX_PASSES):
             analysis = analyze_module(current, path, config, index)
             result.remaining = [f for f in analysis.findings if not f.fixable]
             fixable_stacks = [f for f in analysis.stack_findings if f.no_fix is None]
+            if attempt == 0 and (fixable_stacks or analysis.print_findings or not config.prefilter):
+                _check_round_trip(analysis.module, current)
             if not fixable_stacks and not analysis.print_findings:
-                if not config.prefilter and analysis.module.bytes != current:
-                    raise SourceError("libcst does not print this file back byte for byte; left unchanged")
                 break
             plan = Planner(analysis, options).build()
             result.remaining += [replace(f.public, fixable=False, fix_note=f.no_fix) for f in fixable_stacks
@@ -119,6 +119,14 @@ def fix_source(data: bytes, path: str, config: Config, options: FixOptions = Fix
     result.fixed = current
     result.patched_classes = list(dict.fromkeys(result.patched_classes))
     return result
+
+
+def _check_round_trip(module, data: bytes) -> None:
+    """libcst must print the untouched tree back byte for byte, or an edit could change bytes
+    it never meant to touch (libcst 1.x drops the space in `except X :`, for one)."""
+    if module.bytes != data:
+        raise SourceError("libcst does not print this file back byte for byte (a libcst limitation); "
+                          "not rewritten")
 
 
 def apply_paths(paths: list[str | Path], config: Config | None = None, options: FixOptions = FixOptions(),
@@ -177,29 +185,30 @@ def _fix_one(item: tuple[str, bytes]) -> FileFix:
 
 
 def fix_many(items: list[tuple[str, bytes]], config: Config, options: FixOptions, index, jobs: int | None,
-             progress=None) -> list[FileFix]:
-    """fix_source over (path, bytes) pairs, in a process pool when there are enough of them."""
+             progress=None):
+    """fix_source over (path, bytes) pairs, yielding each FileFix as soon as it is done (so the
+    caller writes it at once), in a process pool when there are enough of them."""
     import os
 
     from mambafix.engine import POOL_THRESHOLD
 
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    out: list[FileFix] = []
     if jobs <= 1 or len(items) < POOL_THRESHOLD:
         _init_fixer(config, options, index)
-        for item in items:
-            out.append(_fix_one(item))
-            if progress is not None:
-                progress(advance=1)
-        return out
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+        results = map(_fix_one, items)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context,
-                             initializer=_init_fixer, initargs=(config, options, index)) as pool:
-        for fix in pool.map(_fix_one, items, chunksize=max(1, min(16, len(items) // (jobs * 4)))):
-            out.append(fix)
+        context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context,
+                                   initializer=_init_fixer, initargs=(config, options, index))
+        results = pool.map(_fix_one, items, chunksize=max(1, min(4, len(items) // (jobs * 4))))
+    try:
+        for fix in results:
             if progress is not None:
                 progress(advance=1)
-    return out
+            yield fix
+    finally:
+        if jobs > 1 and len(items) >= POOL_THRESHOLD:
+            pool.shutdown()

@@ -43,6 +43,8 @@ def decode(data: bytes) -> str:
 def read_bytes(path: Path) -> bytes:
     try:
         if not path.is_file():
+            if not os.path.lexists(path):
+                raise SourceError("file disappeared before it could be read")
             raise SourceError("not a regular file")
         return path.read_bytes()
     except FileNotFoundError as exc:

@@ -280,3 +280,15 @@ def test_unfixable_findings_exit_1_and_file_untouched(tmp_path):
     result = CliRunner().invoke(app, ["apply", str(path)])
     assert result.exit_code == 1 and "no automatic fix" in result.output
     assert path.read_bytes() == src
+
+
+def test_a_file_libcst_cannot_print_back_is_reported_and_left_alone(tmp_path):
+    # libcst 1.x prints `except OSError :` as `except OSError:`; a fix elsewhere in the file
+    # would silently change that line, so the file is not rewritten at all.
+    path = tmp_path / "m.py"
+    data = b'try:\n    pass\nexcept OSError :\n    pass\nprint("[S6 DEBUG] x")\n'
+    path.write_bytes(data)
+    report = apply_paths([path], load_config([tmp_path]))
+    assert path.read_bytes() == data and not report.written
+    assert "does not print this file back" in report.files[0].error.message
+    assert report.exit_code() == 2
