@@ -15,39 +15,77 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-CHUNK = 32
+CHUNK = 32  # steps solved at once in log space
+# Steps materialised at once as (B, T, Din, N) tensors. One chunk keeps the working set in the
+# CPU's cache; measured on 2 cores, 32 beats 64-256 by 10-20% and bounds peak memory too.
+BLOCK = 32
 _SAFE_LOG = 60.0  # exp(60) ~ 1e26: far inside float32 range
 
 
-def _scan_chunk(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """dA, bx: (B, T, *S) log-decays (<= 0) and inputs; h: (B, *S). Returns (states (B, T, *S), last state)."""
-    c = torch.cumsum(dA, dim=1)
-    if float(-c[:, -1].min()) < _SAFE_LOG if c.numel() else True:
-        scaled = torch.cumsum(bx * torch.exp(-c), dim=1)
-        states = torch.exp(c) * (h.unsqueeze(1) + scaled)
-        return states, states[:, -1]
+def _scan_steps(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The plain recurrence, one step at a time. dA, bx: (B, T, *S); h: (B, *S)."""
     out = []
     decay = torch.exp(dA)
     for t in range(dA.shape[1]):
         h = decay[:, t] * h + bx[:, t]
         out.append(h)
-    states = torch.stack(out, dim=1)
-    return states, h
+    return torch.stack(out, dim=1), h
+
+
+def _scan_chunk(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One chunk of a general diagonal scan (Mamba2) in log space. dA (<= 0), bx: (B, T, *S)."""
+    c = torch.cumsum(dA, dim=1)
+    if c.numel() and float(-c[:, -1].min()) < _SAFE_LOG:
+        scaled = torch.cumsum(bx * torch.exp(-c), dim=1)
+        states = torch.exp(c) * (h.unsqueeze(1) + scaled)
+        return states, states[:, -1]
+    return _scan_steps(dA, bx, h)
+
+
+def _scan_block(x, delta, A, B, C, h):
+    """One block of Mamba's scan; x, delta: (B, T, Din), B, C: (B, T, N), h: (B, Din, N).
+
+    The block is cut into chunks of CHUNK steps, all solved at once: with c the within-chunk
+    cumulative log-decay (c = A * cumsum(delta) <= 0, A being constant over time) and
+    e = exp(-c), the states are h_t = (H + cumsum(e * bx)_t) / e_t, where H is the state
+    entering the chunk; H itself is carried chunk to chunk on small (B, Din, N) tensors."""
+    batch, steps, d_inner = x.shape
+    n_state = A.shape[1]
+    pad = (-steps) % CHUNK
+    if pad:  # zero delta and zero input: neutral steps
+        x, delta = F.pad(x, (0, 0, 0, pad)), F.pad(delta, (0, 0, 0, pad))
+        B, C = F.pad(B, (0, 0, 0, pad)), F.pad(C, (0, 0, 0, pad))
+    n_chunks = (steps + pad) // CHUNK
+    delta = delta.view(batch, n_chunks, CHUNK, d_inner)
+    c = torch.cumsum(delta, dim=2).unsqueeze(-1) * A  # (B, K, T, Din, N)
+    if float(-c[:, :, -1].min()) >= _SAFE_LOG:  # decay too steep for the log-space form
+        dA = (delta.unsqueeze(-1) * A).view(batch, -1, d_inner, n_state)
+        bx = (delta.reshape(batch, -1, d_inner) * x).unsqueeze(-1) * B.unsqueeze(2)
+        states, h = _scan_steps(dA, bx, h)
+        y = torch.einsum("btdn,btn->btd", states, C)
+        return y[:, :steps], h
+    e = torch.exp(c.neg_())  # c is not needed again
+    weighted = (delta * x.view(batch, n_chunks, CHUNK, d_inner)).unsqueeze(-1) * B.view(batch, n_chunks, CHUNK, 1, n_state)
+    scaled = torch.cumsum(weighted.mul_(e), dim=2)
+    entering = []
+    last_scaled, last_e = scaled[:, :, -1], e[:, :, -1]
+    for k in range(n_chunks):
+        entering.append(h)
+        h = (h + last_scaled[:, k]) / last_e[:, k]
+    states = scaled.add_(torch.stack(entering, dim=1).unsqueeze(2)).div_(e)
+    y = torch.einsum("bktdn,bktn->bktd", states, C.view(batch, n_chunks, CHUNK, n_state))
+    return y.reshape(batch, -1, d_inner)[:, :steps], h
 
 
 def selective_scan(x, delta, A, B, C, D):
     """Mamba's scan. x, delta: (B, L, Din); A: (Din, N); B, C: (B, L, N); D: (Din,). Returns (B, L, Din)."""
     batch, length, d_inner = x.shape
     h = x.new_zeros(batch, d_inner, A.shape[1])
-    ys = []
-    for start in range(0, length, CHUNK):
-        sl = slice(start, start + CHUNK)
-        dt = delta[:, sl].unsqueeze(-1)  # (B, T, Din, 1)
-        dA = dt * A  # (B, T, Din, N)
-        bx = dt * B[:, sl].unsqueeze(2) * x[:, sl].unsqueeze(-1)
-        states, h = _scan_chunk(dA, bx, h)
-        ys.append(torch.einsum("btdn,btn->btd", states, C[:, sl]))
-    return torch.cat(ys, dim=1) + x * D
+    y = torch.empty_like(x)
+    for start in range(0, length, BLOCK):
+        sl = slice(start, start + BLOCK)
+        y[:, sl], h = _scan_block(x[:, sl], delta[:, sl], A, B[:, sl], C[:, sl], h)
+    return y.addcmul_(x, D)
 
 
 class Mamba(nn.Module):
@@ -86,14 +124,16 @@ class Mamba(nn.Module):
 
     def forward(self, hidden_states, inference_params=None):
         length = hidden_states.shape[1]
+        inference = not torch.is_grad_enabled()  # in-place where autograd is not watching: less peak memory
         x, z = self.in_proj(hidden_states).chunk(2, dim=-1)
-        x = self.act(self.conv1d(x.transpose(1, 2))[..., :length].transpose(1, 2))
+        x = F.silu(self.conv1d(x.transpose(1, 2))[..., :length], inplace=inference).transpose(1, 2)
         dbc = self.x_proj(x)
         dt, B, C = torch.split(dbc, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        delta = F.softplus(F.linear(dt, self.dt_proj.weight) + self.dt_proj.bias.to(dt.dtype))
+        delta = F.softplus(F.linear(dt, self.dt_proj.weight, self.dt_proj.bias.to(dt.dtype)))
         A = -torch.exp(self.A_log.float())
         y = selective_scan(x.float(), delta.float(), A, B.float(), C.float(), self.D.float()).to(x.dtype)
-        return self.out_proj(y * F.silu(z))
+        gate = F.silu(z, inplace=inference) if inference else F.silu(z)
+        return self.out_proj(y.mul_(gate) if inference else y * gate)
 
 
 class RMSNormGated(nn.Module):
