@@ -235,75 +235,83 @@ class Device(str, Enum):
 
 @app.command()
 def smoke(
-    target: Annotated[str, typer.Argument(help="path/to/file.py:ClassName or package.module:ClassName.")],
+    targets: Annotated[Optional[list[str]], typer.Argument(help="path/to/file.py:Class, package.module:Class, or files/folders (the classes where check finds a Mamba stack). None: the [[tool.mambafix.smoke]] entries.")] = None,
     init: Annotated[Optional[str], typer.Option("--init", help='Constructor arguments as JSON, e.g. \'{"d_model": 100}\'.')] = None,
-    scales: Annotated[str, typer.Option("--scales", help="Comma-separated input scales.")] = "1,10,30,100",
-    dtype: Annotated[Dtype, typer.Option("--dtype")] = Dtype.float32,
-    device: Annotated[Device, typer.Option("--device")] = Device.auto,
-    batch: Annotated[int, typer.Option("--batch")] = 2,
-    length: Annotated[int, typer.Option("--length")] = 256,
+    scales: Annotated[Optional[str], typer.Option("--scales", help="Comma-separated input scales [default: 1,10,30,100].")] = None,
+    dtype: Annotated[Optional[Dtype], typer.Option("--dtype", help="[default: float32]")] = None,
+    device: Annotated[Optional[Device], typer.Option("--device", help="[default: auto]")] = None,
+    batch: Annotated[Optional[int], typer.Option("--batch", help="[default: 2]")] = None,
+    length: Annotated[Optional[int], typer.Option("--length", help="[default: 256]")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Input feature width (inferred if omitted).")] = None,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="A state_dict to load (strict=False) before probing.")] = None,
-    train_steps: Annotated[int, typer.Option("--train-steps", help="Optimizer steps on random data before probing.")] = 0,
+    train_steps: Annotated[Optional[int], typer.Option("--train-steps", help="Optimizer steps on random data before probing [default: 0].")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="Probe the original and the `apply --residual` version side by side.")] = False,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the result as JSON.")] = None,
     plot_file: Annotated[Optional[Path], typer.Option("--plot", help="Write a per-layer RMS plot (PNG).")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before the probe process is stopped.")] = 300.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before a probe process is stopped.")] = 300.0,
+    config_file: ConfigOpt = None,
 ) -> None:
     """Run short forward passes over a sweep of input scales and judge every layer: ok, overflow, explosion, collapse.
 
-    Uses the real kernels on a GPU with mamba_ssm, else mambafix's pure-PyTorch Mamba.
-    Exit codes: 0 stable, 1 unstable, 2 error. This command executes the target's code.
+    Uses the real kernels on a GPU with mamba_ssm, else mambafix's pure-PyTorch Mamba. Settings
+    come from the command line, else the target's [[tool.mambafix.smoke]] entry, else defaults.
+    Exit codes: 0 stable, 1 unstable, 2 error. This command executes the targets' code.
     """
     import importlib.util
     import json
 
     if importlib.util.find_spec("torch") is None:
         _fail("smoke needs torch: pip install 'mambafix[smoke]'")
+    from mambafix.config import ConfigError, load_config
     from mambafix.smoke.runner import NOTICE, plot, render, run_smoke
+    from mambafix.smoke.targets import TargetError, resolve_jobs
 
+    given: dict = {}
     try:
-        init_args = json.loads(init) if init else {}
-        scale_list = [float(s) for s in scales.split(",") if s.strip()]
+        if init is not None:
+            given["init"] = json.loads(init)
+            if not isinstance(given["init"], dict):
+                _fail("--init must be a JSON object")
+        if scales is not None:
+            given["scales"] = [float(v) for v in scales.split(",") if v.strip()]
     except ValueError as exc:
         _fail(f"bad --init or --scales: {exc}")
-    if not isinstance(init_args, dict):
-        _fail("--init must be a JSON object")
+    for key, value in (("dtype", dtype and dtype.value), ("device", device and device.value), ("batch", batch),
+                       ("length", length), ("width", width), ("train_steps", train_steps)):
+        if value is not None:
+            given[key] = value
+    targets = targets or []
+    try:
+        config = load_config([Path(t.rpartition(":")[0] if ":" in t else t) for t in targets] or None, config_file)
+        jobs = resolve_jobs(targets, config, given)
+    except (ConfigError, TargetError) as exc:
+        _fail(str(exc))
     typer.echo(NOTICE)
-    spec = dict(init=init_args, scales=scale_list, dtype=dtype.value, device=device.value, batch=batch,
-                length=length, width=width, train_steps=train_steps)
+    outcomes = []
     if compare:
-        from mambafix.apply import fix_source
-        from mambafix.config import load_config
-        from mambafix.fixes import FixOptions
-        from mambafix.smoke.runner import compare as run_compare
+        from mambafix.smoke.runner import compare_patched
 
-        path_text, _, cls = target.rpartition(":")
-        path = Path(path_text)
-        original = path.read_bytes()
-        fixed = fix_source(original, str(path), load_config([path]), FixOptions(residual=True))
-        if fixed.error or not fixed.changed:
-            _fail(f"--compare: nothing to patch in {path} ({fixed.error.message if fixed.error else 'no fixable finding'})")
-        import shutil
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="mambafix-patched-") as tmp:
-            copy = Path(tmp) / path.name
-            if (path.parent / "__init__.py").exists():
-                shutil.copytree(path.parent, Path(tmp) / path.parent.name, ignore=shutil.ignore_patterns("__pycache__"))
-                copy = Path(tmp) / path.parent.name / path.name
-            copy.write_bytes(fixed.fixed)
-            before, after = run_compare(str(copy), cls, original, echo=typer.echo, timeout=timeout, **spec)
-        outcomes = [before, after]
-        code = 2 if not (before.ok and after.ok) else (0 if after.stable else 1)
+        for job in jobs:
+            try:
+                outcomes.extend(compare_patched(job.target, config, echo=typer.echo, timeout=timeout, **job.spec))
+            except ValueError as exc:
+                _fail(f"--compare: {exc}")
+        failed = [o for o in outcomes if not o.ok]
+        after = outcomes[1::2]
+        code = 2 if failed else (0 if all(o.stable for o in after) else 1)
     else:
-        outcome = run_smoke(target, timeout=timeout, weights=str(weights) if weights else None, **spec)
-        render(outcome, typer.echo)
-        outcomes, code = [outcome], outcome.exit_code
+        for job in jobs:
+            outcome = run_smoke(job.target, timeout=timeout, weights=str(weights) if weights else None, **job.spec)
+            render(outcome, typer.echo)
+            outcomes.append(outcome)
+        code = max(o.exit_code for o in outcomes)
+    if len(jobs) > 1 and not compare:
+        typer.echo(f"{sum(o.ok and o.stable for o in outcomes)} of {len(outcomes)} targets stable")
     if report is not None:
-        report.write_text(json.dumps([{"target": o.target, "ok": o.ok, "stable": o.stable, "error": o.error, **o.data} for o in outcomes], indent=2, default=str))
-    if plot_file is not None and all(o.ok for o in outcomes):
-        plot(outcomes, plot_file)
+        report.write_text(json.dumps([{"target": o.target, "ok": o.ok, "stable": o.stable, "error": o.error, **o.data}
+                                      for o in outcomes], indent=2, default=str))
+    if plot_file is not None and any(o.ok for o in outcomes):
+        plot([o for o in outcomes if o.ok], plot_file)
     raise typer.Exit(code)
 
 

@@ -194,7 +194,12 @@ def apply_table(config: Config, table: dict, origin: str) -> Config:
         entries = smoke if isinstance(smoke, list) else [smoke]
         if not all(isinstance(e, dict) for e in entries):
             raise ConfigError(f"{origin}: [tool.mambafix.smoke] must be a table or an array of tables")
-        changes["smoke"] = tuple(entries)
+        from mambafix.smoke.targets import validate_entry
+
+        try:
+            changes["smoke"] = tuple(validate_entry(e, origin) for e in entries)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     return replace(config, **changes)
 
 

@@ -151,3 +151,100 @@ def test_apply_runs_the_code_only_with_smoke(tmp_path):
     assert probed.exit_code == 0, probed.output
     assert "executes the target's code" in probed.output
     assert "BiMamba: before UNSTABLE, after stable" in probed.output
+
+
+SMALL_STACK = """import torch.nn as nn
+from mamba_ssm import Mamba
+
+
+class Net(nn.Module):
+    def __init__(self, d_model, n_layers=2):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d_model) for _ in range(n_layers)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class Clean(nn.Module):
+    def __init__(self, d_model):
+        super().__init__()
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        return self.proj(x)
+"""
+
+
+def test_smoke_on_a_path_probes_the_stacks_check_finds(tmp_path):
+    from typer.testing import CliRunner
+
+    from mambafix.cli import app
+    from mambafix.config import load_config
+    from mambafix.smoke.targets import TargetError, resolve_jobs
+
+    (tmp_path / "net.py").write_text(SMALL_STACK)
+    (tmp_path / "other.py").write_text("x = 1\n")
+    jobs = resolve_jobs([str(tmp_path)], load_config([tmp_path]), {})
+    assert [j.target for j in jobs] == [f"{tmp_path / 'net.py'}:Net"]  # Clean has no stack
+    with pytest.raises(TargetError, match="no Mamba stack"):
+        resolve_jobs([str(tmp_path / "other.py")], load_config([tmp_path]), {})
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["smoke", str(tmp_path), "--init", '{"d_model": 16}', "--length", "32",
+                                      "--scales", "1,100", "--report", str(report)])
+    assert result.exit_code == 1, result.output  # two unnormalized layers overflow at x100
+    data = json.loads(report.read_text())
+    assert [d["target"] for d in data] == [f"{tmp_path / 'net.py'}:Net"]
+    assert data[0]["input_shape"] == [2, 32, 16]
+
+
+def test_pyproject_smoke_entries_set_target_init_shape_dtype_and_scales(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from mambafix.cli import app
+
+    (tmp_path / "net.py").write_text(SMALL_STACK)
+    (tmp_path / "pyproject.toml").write_text(
+        '[[tool.mambafix.smoke]]\ntarget = "net.py:Net"\ninit = { d_model = 12, n_layers = 3 }\n'
+        'input-shape = [1, 40]\ndtype = "bfloat16"\nscales = [1, 2]\n')
+    monkeypatch.chdir(tmp_path)
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["smoke", "--report", str(report)])
+    assert result.exit_code in (0, 1), result.output
+    data = json.loads(report.read_text())[0]
+    assert data["input_shape"] == [1, 40, 12] and data["init"] == {"d_model": 12, "n_layers": 3}
+    assert data["result"]["dtype"] == "bfloat16" and data["result"]["scales"] == [1.0, 2.0]
+    assert len({r["name"] for r in data["result"]["layers"]}) == 3
+    # the command line wins over the entry, for the same target named another way
+    result = CliRunner().invoke(app, ["smoke", f"{tmp_path / 'net.py'}:Net", "--length", "24", "--dtype", "float32",
+                                      "--report", str(report)])
+    data = json.loads(report.read_text())[0]
+    assert data["input_shape"] == [1, 24, 12] and data["result"]["dtype"] == "float32"
+
+    (tmp_path / "pyproject.toml").write_text('[[tool.mambafix.smoke]]\ntarget = "net.py:Net"\ninput-shape = [1]\n')
+    result = CliRunner().invoke(app, ["smoke"])
+    assert result.exit_code == 2 and "smoke.input-shape" in result.output
+    (tmp_path / "pyproject.toml").write_text("[tool.mambafix]\n")
+    result = CliRunner().invoke(app, ["smoke"])
+    assert result.exit_code == 2 and "no target" in result.output
+
+
+def test_cli_compare_original_unstable_patched_stable(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mambafix.cli import app
+
+    pkg = tmp_path / "seed_model"
+    shutil.copytree(EXAMPLE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    before = (pkg / "bimamba.py").read_bytes()
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["smoke", f"{pkg / 'bimamba.py'}:BiMamba", "--compare", "--length", "64",
+                                      "--scales", "1,30", "--report", str(report)])
+    assert result.exit_code == 0, result.output  # the patched model is stable
+    assert "BiMamba: before UNSTABLE, after stable" in result.output
+    assert [d["stable"] for d in json.loads(report.read_text())] == [False, True]
+    assert (pkg / "bimamba.py").read_bytes() == before  # --compare patches a copy, never the file

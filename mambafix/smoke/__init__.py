@@ -1,1 +1,1 @@
-"""The stability probe (`mambafix smoke`). Everything here imports torch: never import it from check/apply."""
+"""The stability probe (`mambafix smoke`). Every module here but `targets` imports torch: never import them from check/apply."""

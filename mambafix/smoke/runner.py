@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -129,25 +130,31 @@ def compare_after_apply(report, echo=print, **spec) -> list[tuple[SmokeOutcome, 
     return pairs
 
 
-def compare(path: str, cls: str, original: bytes, echo=print, **spec) -> tuple[SmokeOutcome, SmokeOutcome]:
+@contextlib.contextmanager
+def copy_with(path: str | Path, data: bytes):
+    """A temporary copy of the file's package (or of the file alone) with `data` in its place;
+    yields the copied file's path. Relative imports inside the package keep working."""
     import shutil
 
     path = Path(path).resolve()
-    root = path.parent
-    while (root / "__init__.py").exists():
-        root = root.parent
     top = path.parent
-    while (top.parent / "__init__.py").exists() and top.parent != root:
+    while (top.parent / "__init__.py").exists():
         top = top.parent
-    with tempfile.TemporaryDirectory(prefix="mambafix-compare-") as tmp:
-        copy_root = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="mambafix-copy-") as tmp:
         if (path.parent / "__init__.py").exists():
-            shutil.copytree(top, copy_root / top.name, ignore=shutil.ignore_patterns("__pycache__"))
-            orig_file = copy_root / top.name / path.relative_to(top)
+            shutil.copytree(top, Path(tmp) / top.name, ignore=shutil.ignore_patterns("__pycache__"))
+            copy = Path(tmp) / top.name / path.relative_to(top)
         else:
-            orig_file = copy_root / path.name
-        orig_file.write_bytes(original)
-        weights = copy_root / "original_state.pt"
+            copy = Path(tmp) / path.name
+        copy.write_bytes(data)
+        yield copy
+
+
+def compare(path: str, cls: str, original: bytes, echo=print, **spec) -> tuple[SmokeOutcome, SmokeOutcome]:
+    """Probe `original` (in a temporary copy) and the file at `path`, sharing parameters by name."""
+    path = Path(path).resolve()
+    with copy_with(path, original) as orig_file:
+        weights = orig_file.parent / ".mambafix-original-state.pt"
         before = run_smoke(f"{orig_file}:{cls}", save_weights=str(weights), **spec)
         after = run_smoke(f"{path}:{cls}", weights=str(weights) if weights.exists() else None, **spec)
     before.target, after.target = f"{path.name}:{cls} (before)", f"{path.name}:{cls} (after)"
@@ -155,3 +162,20 @@ def compare(path: str, cls: str, original: bytes, echo=print, **spec) -> tuple[S
     render(after, echo)
     echo(f"{cls}: before {'stable' if before.stable else 'UNSTABLE'}, after {'stable' if after.stable else 'UNSTABLE'}")
     return before, after
+
+
+def compare_patched(target: str, config, echo=print, **spec) -> tuple[SmokeOutcome, SmokeOutcome]:
+    """`smoke --compare`: the file as it is against its `apply --residual` version (in a copy)."""
+    from mambafix.apply import fix_source
+    from mambafix.fixes import FixOptions
+
+    path_text, _, cls = target.rpartition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise ValueError(f"{target}: --compare needs a file target, path/to/file.py:Class")
+    original = path.read_bytes()
+    fixed = fix_source(original, str(path), config, FixOptions(residual=True))
+    if fixed.error or not fixed.changed:
+        raise ValueError(f"nothing to patch in {path} ({fixed.error.message if fixed.error else 'no fixable finding'})")
+    with copy_with(path, fixed.fixed) as patched:
+        return compare(str(patched), cls, original, echo=echo, **spec)
