@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pathspec
 
 
 @dataclass
@@ -37,13 +36,18 @@ def _file_key(path: str) -> tuple[int, int] | str:
     return (st.st_dev, st.st_ino)
 
 
-def _gitignore_spec(folder: Path) -> pathspec.PathSpec | None:
+def _gitignore_spec(folder: Path):
+    """The folder's .gitignore as a pathspec matcher, or None (pathspec loads only when one exists)."""
     path = folder / ".gitignore"
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+    if not lines:
+        return None
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def discover(paths: list[Path], config) -> Discovery:
