@@ -1,7 +1,6 @@
 """The CLI over the API: exit codes, formats, configuration, discovery, bad input."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,29 +140,6 @@ def test_symlink_loop_and_broken_link(tmp_path):
     assert result.stdout.count("MF003") == 1
     result = invoke("check", str(tmp_path / "a" / "dangling.py"))
     assert result.exit_code == 2 and "broken symbolic link" in result.stdout
-
-
-def test_bad_files_are_per_file_errors_and_the_run_goes_on(tmp_path):
-    (tmp_path / "good.py").write_text('print("[S6 DEBUG] x")\n')
-    (tmp_path / "syntax.py").write_text('print("[S6 DEBUG] x"\n')
-    (tmp_path / "nul.py").write_bytes(b'print("[S6 DEBUG]")\x00\n')
-    (tmp_path / "latin.py").write_bytes(b'# -*- coding: latin-1 -*-\nprint("[S6 DEBUG] \xe9")\n')
-    (tmp_path / "bad_utf8.py").write_bytes(b'print("[S6 DEBUG] \xff")\n')
-    (tmp_path / "bom.py").write_bytes(b'\xef\xbb\xbfprint("[S6 DEBUG] x")\r\n')
-    (tmp_path / "cr.py").write_bytes(b'x = 1\rprint("[S6 DEBUG] x")\r')
-    (tmp_path / "empty.py").write_bytes(b"")
-    (tmp_path / "dir.py").mkdir()
-    os.mkfifo(tmp_path / "fifo.py")
-    result = invoke("check", str(tmp_path), "--output-format", "json")
-    data = json.loads(result.stdout)
-    assert result.exit_code == 2
-    errors = {Path(e["path"]).name: e["message"] for e in data["errors"]}
-    assert set(errors) == {"syntax.py", "nul.py", "bad_utf8.py", "fifo.py"}, errors
-    assert "NUL" in errors["nul.py"] and "cannot parse" in errors["syntax.py"]
-    found = sorted(Path(f["path"]).name for f in data["findings"])
-    assert found == ["bom.py", "cr.py", "good.py", "latin.py"]
-    cr = next(f for f in data["findings"] if f["path"].endswith("cr.py"))
-    assert cr["line"] == 2
 
 
 def test_cache_makes_a_rerun_parse_nothing(tmp_path):

@@ -2,6 +2,7 @@
 
 import ast
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -113,14 +114,22 @@ def _bad_tree(root: Path) -> None:
 
 
 def test_bad_input_is_per_file_for_check_and_apply_writes_only_good_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from mambafix.cli import app
+
     root = tmp_path / "tree"
     _bad_tree(root)
-    report = check_paths([root], load_config([root]), cache=False)
-    errors = {Path(e.path).name: e.message for e in report.errors}
+    result = CliRunner().invoke(app, ["check", "--no-cache", "--output-format", "json", str(root)])
+    assert result.exit_code == 2  # per-file errors; the run still reported every good file
+    report = json.loads(result.stdout)
+    errors = {Path(e["path"]).name: e["message"] for e in report["errors"]}
     assert set(errors) == {"syntax.py", "nul.py", "bad_utf8.py", "binary.py", "fifo.py"}, errors
-    assert [Path(s.path).name for s in report.skipped] == ["huge.py"]
-    found = sorted({Path(f.path).name for f in report.findings})
+    assert "NUL" in errors["nul.py"] and errors["syntax.py"].startswith("cannot parse")
+    assert [Path(s["path"]).name for s in report["skipped"]] == ["huge.py"]
+    found = sorted({Path(f["path"]).name for f in report["findings"]})
     assert found == ["bom.py", "cr.py", "crlf.py", "good.py", "latin.py", "tabs.py"]
+    assert next(f for f in report["findings"] if f["path"].endswith("/cr.py"))["line"] == 2  # bare CR ends a line
 
     before = snapshot(root)
     applied = apply_paths([root], load_config([root]))
