@@ -193,6 +193,7 @@ def fix_many(items: list[tuple[str, bytes]], config: Config, options: FixOptions
     from mambafix.engine import POOL_THRESHOLD
 
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    pool = None
     if jobs <= 1 or len(items) < POOL_THRESHOLD:
         _init_fixer(config, options, index)
         results = map(_fix_one, items)
@@ -210,5 +211,5 @@ def fix_many(items: list[tuple[str, bytes]], config: Config, options: FixOptions
                 progress(advance=1)
             yield fix
     finally:
-        if jobs > 1 and len(items) >= POOL_THRESHOLD:
+        if pool is not None:
             pool.shutdown()
