@@ -115,7 +115,6 @@ def main() -> None:
         files = write_tree(dense, DENSE_FILES)
         lines = sum(p.read_bytes().count(b"\n") for p in files)
         print(f"\ndense tree: {len(files)} generated Mamba model files, {lines} lines")
-        shutil.rmtree(tmp / "cache", ignore_errors=True)
         t_cold = float("inf")
         for _ in range(args.repeat):
             shutil.rmtree(tmp / "cache", ignore_errors=True)

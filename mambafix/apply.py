@@ -188,28 +188,6 @@ def fix_many(items: list[tuple[str, bytes]], config: Config, options: FixOptions
              progress=None):
     """fix_source over (path, bytes) pairs, yielding each FileFix as soon as it is done (so the
     caller writes it at once), in a process pool when there are enough of them."""
-    import os
+    from mambafix.engine import pool_map
 
-    from mambafix.engine import POOL_THRESHOLD
-
-    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    pool = None
-    if jobs <= 1 or len(items) < POOL_THRESHOLD:
-        _init_fixer(config, options, index)
-        results = map(_fix_one, items)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context,
-                                   initializer=_init_fixer, initargs=(config, options, index))
-        results = pool.map(_fix_one, items, chunksize=max(1, min(4, len(items) // (jobs * 4))))
-    try:
-        for fix in results:
-            if progress is not None:
-                progress(advance=1)
-            yield fix
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    return pool_map(_fix_one, items, _init_fixer, (config, options, index), jobs, progress, max_chunk=4)

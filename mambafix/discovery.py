@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-
 @dataclass
 class Discovery:
     files: list[Path] = field(default_factory=list)

@@ -62,24 +62,34 @@ def _work(task: tuple[str, bytes, dict | None, bool, bool]) -> FileResult:
 def run_tasks(tasks: list[tuple], config: Config, jobs: int | None, progress=None) -> list[FileResult]:
     """Analyse each task's file, in a process pool when there are enough of them.
     `progress(advance=1)` is called as each file is done."""
+    return list(pool_map(_work, tasks, _init_worker, (config,), jobs, progress, max_chunk=16))
+
+
+def pool_map(func, items: list, initializer, initargs: tuple, jobs: int | None, progress=None, max_chunk: int = 16):
+    """func over items, in order, yielding each result as it is ready: in this process for a few
+    items, else in a pool of forked workers, each set up once by initializer(*initargs).
+    `progress(advance=1)` is called per result."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    if jobs <= 1 or len(tasks) < POOL_THRESHOLD:
-        _init_worker(config)
-        return [_tick(_work(t), progress) for t in tasks]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    pool = None
+    if jobs <= 1 or len(items) < POOL_THRESHOLD:
+        initializer(*initargs)
+        results = map(func, items)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=context,
-                             initializer=_init_worker, initargs=(config,)) as pool:
-        chunk = max(1, min(16, len(tasks) // (jobs * 4)))
-        return [_tick(r, progress) for r in pool.map(_work, tasks, chunksize=chunk)]
-
-
-def _tick(result: FileResult, progress) -> FileResult:
-    if progress is not None:
-        progress(advance=1)
-    return result
+        context = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=context,
+                                   initializer=initializer, initargs=initargs)
+        results = pool.map(func, items, chunksize=max(1, min(max_chunk, len(items) // (jobs * 4))))
+    try:
+        for result in results:
+            if progress is not None:
+                progress(advance=1)
+            yield result
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 @dataclass

@@ -13,32 +13,17 @@ import ast
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from mambafix.walk import blocks_of
+from mambafix.walk import statement_order
 
 
 def cst_statement_order(module: cst.Module) -> list[cst.CSTNode]:
+    """Small statements and compound statements, in the order ast_statement_order lists them."""
     out: list[cst.CSTNode] = []
-
-    def block(b) -> None:
-        if isinstance(b, cst.If):  # an elif
-            stmt(b)
-            return
-        if isinstance(b, cst.SimpleStatementSuite):
-            out.extend(b.body)
-            return
-        for s in b.body:
-            stmt(s)
-
-    def stmt(s) -> None:
-        if isinstance(s, cst.SimpleStatementLine):
+    for s in statement_order(module):
+        if isinstance(s, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             out.extend(s.body)
-            return
-        out.append(s)
-        for b in blocks_of(s):
-            block(b)
-
-    for s in module.body:
-        stmt(s)
+        else:
+            out.append(s)
     return out
 
 

@@ -24,10 +24,7 @@ def wants_color(stream) -> bool:
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    try:
-        return stream.isatty() and os.environ.get("TERM") != "dumb"
-    except (AttributeError, ValueError):
-        return False
+    return _is_terminal(stream)
 
 
 def paint(text: str, style: str, color: bool) -> str:
@@ -37,6 +34,10 @@ def paint(text: str, style: str, color: bool) -> str:
 def wants_progress(stream, quiet: bool) -> bool:
     if quiet or os.environ.get("CI"):
         return False
+    return _is_terminal(stream)
+
+
+def _is_terminal(stream) -> bool:
     try:
         return stream.isatty() and os.environ.get("TERM") != "dumb"
     except (AttributeError, ValueError):
@@ -52,7 +53,7 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Progress | None]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
-    state = {"bar": None, "task": None, "total": 0, "done": 0}
+    state = {"task": None, "total": 0, "done": 0}
     console = Console(stderr=True)
     bar = RichProgress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        console=console, transient=True)

@@ -81,8 +81,10 @@ def blocks_of(stmt: cst.CSTNode) -> list:
     return []
 
 
-def statement_lines(module: cst.Module) -> list[cst.SimpleStatementLine | cst.SimpleStatementSuite]:
-    """Every line of simple statements in the module, at any depth, in source order."""
+def statement_order(module: cst.Module) -> list:
+    """Every compound statement and every line of simple statements (a SimpleStatementLine, or
+    the SimpleStatementSuite after `if x: ...`), at any depth, in source order: a compound
+    statement comes before the statements inside it."""
     out: list = []
 
     def block(b) -> None:
@@ -95,12 +97,16 @@ def statement_lines(module: cst.Module) -> list[cst.SimpleStatementLine | cst.Si
                 stmt(s)
 
     def stmt(s) -> None:
-        if isinstance(s, cst.SimpleStatementLine):
-            out.append(s)
-            return
-        for b in blocks_of(s):
-            block(b)
+        out.append(s)
+        if not isinstance(s, cst.SimpleStatementLine):
+            for b in blocks_of(s):
+                block(b)
 
     for s in module.body:
         stmt(s)
     return out
+
+
+def statement_lines(module: cst.Module) -> list[cst.SimpleStatementLine | cst.SimpleStatementSuite]:
+    """Every line of simple statements in the module, at any depth, in source order."""
+    return [s for s in statement_order(module) if isinstance(s, (cst.SimpleStatementLine, cst.SimpleStatementSuite))]

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT
-from corpus import FORWARD_DEBUG, _rename
+from corpus import _rename, _with_forward_debug
 from mambafix.analysis import analyze_module
 from mambafix.apply import effective_config, fix_source
 from mambafix.config import load_config, with_cli_overrides
@@ -61,8 +61,8 @@ def model_files(draw) -> tuple[bytes, str]:
         body = textwrap.dedent(SHAPES[name]).lstrip("\n")
         if draw(st.booleans()):
             body = _with_debug(body, draw(st.sampled_from(TAGGED)))
-        if draw(st.booleans()) and "x = layer(x)" in body:
-            body = body.replace("            x = layer(x)\n", "            x = layer(x)\n" + FORWARD_DEBUG, 1)
+        if draw(st.booleans()):
+            body = _with_forward_debug(body)
         parts.append("\n" + _rename(body, f"M{k}"))
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))  # layout noise: one draw, so shrinking stays fast
     out = []

@@ -84,15 +84,20 @@ def is_class_target(text: str) -> bool:
     return bool(sep and head and name.isidentifier())
 
 
+def _locate(target: str, root: Path | None) -> str:
+    """The target with its file found: as given if it exists there, else relative to the
+    pyproject.toml's folder (where an entry's path is written from)."""
+    head, _, name = target.rpartition(":")
+    path = Path(head)
+    if head.endswith(".py") and not path.exists() and not path.is_absolute() and root is not None:
+        head = str(root / path)
+    return f"{head}:{name}"
+
+
 def _target_key(target: str, root: Path | None) -> str:
     """Targets compare equal whether the file is named relative to the project or absolutely."""
-    head, _, name = target.rpartition(":")
-    if head.endswith(".py"):
-        path = Path(head)
-        if not path.is_absolute() and root is not None and not path.exists():
-            path = root / path
-        head = str(path.resolve())
-    return f"{head}:{name}"
+    head, _, name = _locate(target, root).rpartition(":")
+    return f"{Path(head).resolve() if head.endswith('.py') else head}:{name}"
 
 
 def stack_classes(paths: list[str], config) -> list[str]:
@@ -141,9 +146,5 @@ def resolve_jobs(targets: list[str], config, given: dict) -> list[SmokeJob]:
     for name in names:
         entry = entries.get(_target_key(name, config.root), {})
         spec = {**DEFAULTS, **{k: v for k, v in entry.items() if k != "target"}, **given}
-        if entry and not Path(name.rpartition(":")[0]).exists() and config.root is not None:
-            relative = config.root / name.rpartition(":")[0]
-            if relative.exists():  # an entry's path is relative to its pyproject.toml
-                name = f"{relative}:{name.rpartition(':')[2]}"
-        jobs.append(SmokeJob(name, spec))
+        jobs.append(SmokeJob(_locate(name, config.root) if entry else name, spec))
     return jobs
