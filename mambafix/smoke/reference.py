@@ -35,7 +35,7 @@ def _scan_steps(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[to
 def _scan_chunk(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One chunk of a general diagonal scan (Mamba2) in log space. dA (<= 0), bx: (B, T, *S)."""
     c = torch.cumsum(dA, dim=1)
-    if c.numel() and float(-c[:, -1].min()) < _SAFE_LOG:
+    if c.numel() and float(-c[:, -1].detach().min()) < _SAFE_LOG:
         scaled = torch.cumsum(bx * torch.exp(-c), dim=1)
         states = torch.exp(c) * (h.unsqueeze(1) + scaled)
         return states, states[:, -1]
@@ -58,7 +58,7 @@ def _scan_block(x, delta, A, B, C, h):
     n_chunks = (steps + pad) // CHUNK
     delta = delta.view(batch, n_chunks, CHUNK, d_inner)
     c = torch.cumsum(delta, dim=2).unsqueeze(-1) * A  # (B, K, T, Din, N)
-    if float(-c[:, :, -1].min()) >= _SAFE_LOG:  # decay too steep for the log-space form
+    if float(-c[:, :, -1].detach().min()) >= _SAFE_LOG:  # decay too steep for the log-space form
         dA = (delta.unsqueeze(-1) * A).view(batch, -1, d_inner, n_state)
         bx = (delta.reshape(batch, -1, d_inner) * x).unsqueeze(-1) * B.unsqueeze(2)
         states, h = _scan_steps(dA, bx, h)

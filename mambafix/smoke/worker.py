@@ -78,7 +78,7 @@ def main(spec_path: str, out_path: str) -> int:
         from mambafix.smoke.probe import run_probe
 
         device = spec.get("device", "auto")
-        real = shim.real_backend_available() and spec.get("backend", "auto") != "reference"
+        real = spec.get("backend", "auto") != "reference" and shim.real_backend_available()
         if device == "auto":
             device = "cuda" if real else "cpu"
         if device == "cpu" or not real:
