@@ -6,22 +6,26 @@ start fast and never import torch.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from mambafix._version import __version__
 
 __all__ = ["__version__", "check_paths", "check_source", "apply_paths", "load_config", "Config", "Report"]
 
 
 def __getattr__(name: str):
-    if name in ("check_paths", "Report"):
-        from mambafix import engine
+    if name == "check_paths":
+        from mambafix.engine.project import check_paths
 
-        return getattr(engine, name)
+        return check_paths
+    if name == "Report":
+        from mambafix.report.findings import Report
+
+        return Report
     if name == "check_source":
-        from mambafix.analysis import check_source
+        from mambafix.engine.file import check_source
 
         return check_source
     if name == "apply_paths":
-        from mambafix.apply import apply_paths
+        from mambafix.fix.apply import apply_paths
 
         return apply_paths
     if name in ("load_config", "Config"):

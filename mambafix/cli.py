@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from mambafix import __version__
+from mambafix._version import __version__
 
 app = typer.Typer(
     name="mambafix",
@@ -103,9 +103,9 @@ def check(
     """
     import time
 
-    from mambafix.engine import check_paths
-    from mambafix.output import RENDERERS, summary_line
-    from mambafix.terminal import progress_bar, wants_color, wants_progress
+    from mambafix.engine.project import check_paths
+    from mambafix.report.render import RENDERERS, summary_line
+    from mambafix.report.terminal import progress_bar, wants_color, wants_progress
 
     paths = paths or ["."]
     config = _config(paths, config_file, select, extend_select, ignore, marker, layer_class, no_prefilter)
@@ -171,9 +171,9 @@ def apply(
     """
     import time
 
-    from mambafix.apply import STATE_DICT_NOTE, apply_paths
-    from mambafix.fixes import FixOptions
-    from mambafix.terminal import progress_bar, wants_progress
+    from mambafix.fix.apply import STATE_DICT_NOTE, apply_paths
+    from mambafix.checks.base import FixOptions
+    from mambafix.report.terminal import progress_bar, wants_progress
 
     paths = paths or ["."]
     config = _config(paths, config_file, select, extend_select, ignore, marker, layer_class, no_prefilter)
@@ -328,7 +328,7 @@ def rules_command(
 
         typer.echo(json.dumps([{"code": r.code, "name": r.name, "enabled": r.enabled, "severity": r.severity, "summary": r.summary} for r in rules.values()], indent=2))
         return
-    from mambafix.docs import rules_table_text
+    from mambafix.report.docs import rules_table_text
 
     typer.echo(rules_table_text())
 
@@ -337,7 +337,7 @@ def rules_command(
 def explain(code: Annotated[str, typer.Argument(help="A rule code (MF001) or name (unnormalized-mamba-stack).")]) -> None:
     """Print a rule's documentation."""
     from mambafix.catalogue import rule_by_name_or_code
-    from mambafix.docs import rule_markdown
+    from mambafix.report.docs import rule_markdown
 
     rule = rule_by_name_or_code(code)
     if rule is None:

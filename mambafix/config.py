@@ -12,8 +12,9 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from mambafix import __version__
+from mambafix._version import __version__
 from mambafix.catalogue import load_families, load_rules
+from mambafix.smoke.settings import validate_entry
 
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".eggs", "__pycache__",
@@ -79,10 +80,20 @@ def _jsonable(value):
     return value
 
 
+def rule_data(rules) -> dict:
+    """The rules' [data] tables merged (a key is defined by one rule): the defaults of the
+    configurable lists such as markers and print_functions."""
+    merged: dict = {}
+    for rule in rules.values():
+        for key, value in rule.data.items():
+            merged.setdefault(key, value)
+    return merged
+
+
 def default_config() -> Config:
     families = load_families()
     rules = load_rules()
-    mf003 = rules["MF003"].data
+    data = rule_data(rules)
     return Config(
         select=frozenset(code for code, rule in rules.items() if rule.enabled),
         layer_classes=tuple(families["layer_classes"]),
@@ -92,9 +103,9 @@ def default_config() -> Config:
         apply_wrappers=tuple(families["apply_wrappers"]),
         module_list_classes=tuple(families["module_list_classes"]),
         sequential_classes=tuple(families["sequential_classes"]),
-        markers=tuple(mf003["markers"]),
-        print_functions=tuple(mf003["print_functions"]),
-        pure_calls=tuple(mf003["pure_calls"]),
+        markers=tuple(data["markers"]),
+        print_functions=tuple(data["print_functions"]),
+        pure_calls=tuple(data["pure_calls"]),
     )
 
 
@@ -194,8 +205,6 @@ def apply_table(config: Config, table: dict, origin: str) -> Config:
         entries = smoke if isinstance(smoke, list) else [smoke]
         if not all(isinstance(e, dict) for e in entries):
             raise ConfigError(f"{origin}: [tool.mambafix.smoke] must be a table or an array of tables")
-        from mambafix.smoke.targets import validate_entry
-
         try:
             changes["smoke"] = tuple(validate_entry(e, origin) for e in entries)
         except ValueError as exc:

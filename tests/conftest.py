@@ -18,7 +18,7 @@ def dedent(src: str) -> str:
 
 def run_check(src: str, select=("MF001", "MF002", "MF003"), path="model.py", index=None):
     from mambafix.config import load_config, with_cli_overrides
-    from mambafix.analysis import check_source
+    from mambafix.engine.file import check_source
 
     config = with_cli_overrides(load_config([ROOT]), select=list(select))
     return check_source(dedent(src), path, config, index)

@@ -9,12 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import EXAMPLE, ROOT, dedent
-from mambafix.apply import apply_paths, fix_source
+from mambafix.fix.apply import apply_paths, fix_source
 from mambafix.catalogue import load_rules
 from mambafix.cli import app
 from mambafix.config import load_config
-from mambafix.analysis import check_source
-from mambafix.fixes import FixOptions
+from mambafix.engine.file import check_source
+from mambafix.checks.base import FixOptions
 from test_mf001_shapes import HEADER, POSITIVE
 
 CONFIG = load_config([ROOT])

@@ -144,7 +144,7 @@ def test_symlink_loop_and_broken_link(tmp_path):
 
 def test_cache_makes_a_rerun_parse_nothing(tmp_path):
     from mambafix.config import load_config
-    from mambafix.engine import check_paths
+    from mambafix.engine.project import check_paths
 
     (tmp_path / "m.py").write_text('print("[S6 DEBUG] x")\n')
     config = load_config([tmp_path])
@@ -160,7 +160,7 @@ def test_cache_makes_a_rerun_parse_nothing(tmp_path):
 
 def test_prefilter_skips_files_without_needles(tmp_path):
     from mambafix.config import load_config, with_cli_overrides
-    from mambafix.engine import check_paths
+    from mambafix.engine.project import check_paths
 
     (tmp_path / "plain.py").write_text("x = 1\n")
     (tmp_path / "broken.py").write_text("def (:\n")
@@ -211,11 +211,11 @@ def test_rules_and_explain():
 
 def test_rule_docs_are_in_sync():
     from mambafix.catalogue import load_rules
-    from mambafix.docs import rule_markdown
+    from mambafix.report.docs import rule_markdown
 
     for rule in load_rules().values():
         path = ROOT / "docs" / "rules" / f"{rule.code}.md"
-        assert path.read_text() == rule_markdown(rule), "regenerate with: python -m mambafix.docs docs/rules"
+        assert path.read_text() == rule_markdown(rule), "regenerate with: python -m mambafix.report.docs docs/rules"
 
 
 def test_version_and_module_entry_point():
@@ -224,7 +224,7 @@ def test_version_and_module_entry_point():
 
 
 def test_readme_rules_table_is_generated_from_rules():
-    from mambafix.docs import rules_table_markdown
+    from mambafix.report.docs import rules_table_markdown
 
     text = (ROOT / "README.md").read_text()
     start = text.index("<!-- rules-table -->\n") + len("<!-- rules-table -->\n")

@@ -91,9 +91,9 @@ def test_probe_verdicts_match_between_backends_on_the_bundled_example(tmp_path):
     """UNSTABLE before and STABLE after `apply --residual`, with the kernels and with the
     reference on the same weights; every layer/scale cell's verdict is compared."""
     pytest.importorskip("mamba_ssm")
-    from mambafix.apply import apply_paths
+    from mambafix.fix.apply import apply_paths
     from mambafix.config import load_config
-    from mambafix.fixes import FixOptions
+    from mambafix.checks.base import FixOptions
     from mambafix.smoke.runner import run_smoke
 
     patched = tmp_path / "seed_model"

@@ -86,7 +86,7 @@ def test_unresolved_name_named_like_a_layer_is_not_a_layer():
 def test_mf002_off_by_default():
     from conftest import ROOT
     from mambafix.config import load_config
-    from mambafix.analysis import check_source
+    from mambafix.engine.file import check_source
 
     src = HEADER + NEGATIVE["zip-norms"]
     assert check_source(src, "m.py", load_config([ROOT])) == []
@@ -150,7 +150,7 @@ def test_star_import_resolves():
 def test_extra_layer_class_is_a_data_change():
     from conftest import ROOT, dedent
     from mambafix.config import load_config, with_cli_overrides
-    from mambafix.analysis import check_source
+    from mambafix.engine.file import check_source
 
     src = dedent(POSITIVE["listcomp"]).replace("Mamba(d)", "S4Layer(d)")
     src = "import torch.nn as nn\nfrom mylib.ssm import S4Layer\n" + src

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from conftest import ROOT
 from corpus import _rename, _with_forward_debug
-from mambafix.analysis import analyze_module
-from mambafix.apply import effective_config, fix_source
+from mambafix.engine.file import analyze_module
+from mambafix.fix.apply import effective_config, fix_source
 from mambafix.config import load_config, with_cli_overrides
-from mambafix.fixes import FixOptions
+from mambafix.checks.base import FixOptions
 from mambafix.source import decode
 from shapes import NEGATIVE, POSITIVE
 

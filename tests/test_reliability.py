@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from conftest import EXAMPLE
-from mambafix.apply import apply_paths, fix_source
+from mambafix.fix.apply import apply_paths, fix_source
 from mambafix.config import load_config, with_cli_overrides
-from mambafix.engine import check_paths
-from mambafix.fixes import FixOptions
+from mambafix.engine.project import check_paths
+from mambafix.checks.base import FixOptions
 from mambafix.source import TEMP_SUFFIX
 
 
@@ -149,7 +149,7 @@ def test_bad_input_is_per_file_for_check_and_apply_writes_only_good_files(tmp_pa
 
 
 def test_a_file_deleted_between_discovery_and_read_is_a_per_file_error(tmp_path, monkeypatch):
-    import mambafix.discovery as discovery
+    import mambafix.engine.discovery as discovery
 
     (tmp_path / "a.py").write_text('print("[S6 DEBUG] a")\n')
     (tmp_path / "b.py").write_text('print("[S6 DEBUG] b")\n')

@@ -20,7 +20,7 @@ def _config(code):
 
 @pytest.mark.parametrize("code,example", CASES)
 def test_example_findings(code, example):
-    from mambafix.analysis import check_source
+    from mambafix.engine.file import check_source
 
     found = [f for f in check_source(example.code, "example.py", _config(code)) if f.code == code]
     if example.kind == "invalid":

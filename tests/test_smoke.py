@@ -85,9 +85,9 @@ def test_seed_model_unstable_and_patched_stable(tmp_path):
     """The bundled seed model fails the probe on CPU; after `apply --residual` it passes."""
     import shutil
 
-    from mambafix.apply import apply_paths
+    from mambafix.fix.apply import apply_paths
     from mambafix.config import load_config
-    from mambafix.fixes import FixOptions
+    from mambafix.checks.base import FixOptions
 
     pkg = tmp_path / "seed_model"
     shutil.copytree(EXAMPLE, pkg)

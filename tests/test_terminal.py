@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from conftest import EXAMPLE
-from mambafix.terminal import PROGRESS_MIN_FILES, wants_color, wants_progress
+from mambafix.report.terminal import PROGRESS_MIN_FILES, wants_color, wants_progress
 
 
 class FakeStream:

@@ -166,8 +166,8 @@ def compare(path: str, cls: str, original: bytes, echo=print, **spec) -> tuple[S
 
 def compare_patched(target: str, config, echo=print, **spec) -> tuple[SmokeOutcome, SmokeOutcome]:
     """`smoke --compare`: the file as it is against its `apply --residual` version (in a copy)."""
-    from mambafix.apply import fix_source
-    from mambafix.fixes import FixOptions
+    from mambafix.fix.apply import fix_source
+    from mambafix.checks.base import FixOptions
 
     path_text, _, cls = target.rpartition(":")
     path = Path(path_text)

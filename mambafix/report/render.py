@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from mambafix import __version__
+from mambafix._version import __version__
 from mambafix.catalogue import load_rules
 
 JSON_SCHEMA_VERSION = 1
@@ -15,7 +15,7 @@ INFO_URI = "https://github.com/mambafix/mambafix"
 
 
 def render_text(report, statistics: bool = False, color: bool = False) -> str:
-    from mambafix.terminal import paint
+    from mambafix.report.terminal import paint
 
     lines = []
     for f in report.findings:

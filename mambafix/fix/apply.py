@@ -6,12 +6,15 @@ import difflib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mambafix.checks.base import FixContext, FixOptions
 from mambafix.config import Config, load_config
-from mambafix.analysis import analyze_module, parse_error_message
-from mambafix.results import FileError, Finding
-from mambafix.fixes import FixOptions, FixTransformer, Planner
-from mambafix.names import Family
+from mambafix.engine.file import FileAnalysis, analyze_module, parse_error_message
+from mambafix.fix.executor import FixTransformer
+from mambafix.report.findings import FileError, Finding
 from mambafix.source import SourceError, atomic_write, decode, remove_stale_temp_files
+from mambafix.syntax.edits import EditPlan
+from mambafix.syntax.names import Family
+from mambafix.checks.prints import REMOVED
 
 MAX_PASSES = 10
 
@@ -77,6 +80,27 @@ def effective_config(config: Config, options: FixOptions) -> Config:
     return config
 
 
+def plan_fixes(analysis: FileAnalysis, options: FixOptions) -> tuple[EditPlan, list[Finding], list[str]]:
+    """One pass's edit plan for every fixable finding; the findings whose fix declined (with
+    why, as new findings), and the classes the plan patches."""
+    ctx = FixContext(EditPlan(), options, analysis.facts)
+    declined: list[Finding] = []
+    patched: list[str] = []
+    for diagnostic, finding in analysis.reported:
+        if diagnostic.fix is None:
+            continue
+        reason = diagnostic.fix.apply(ctx)
+        if reason is not None:
+            declined.append(replace(finding, fixable=False, fix_note=reason))
+        elif diagnostic.owner_class is not None:
+            patched.append(diagnostic.owner_class)
+    if REMOVED in ctx.memo:
+        ctx.plan.changes.append(REMOVED.format(n=ctx.memo[REMOVED]))
+    if not ctx.plan.edits_code:
+        ctx.plan.import_needed = None
+    return ctx.plan, declined, patched
+
+
 def fix_source(data: bytes, path: str, config: Config, options: FixOptions = FixOptions(), index=None) -> FileFix:
     """Fix one file's bytes in memory. Never raises for bad input: errors land in FileFix.error."""
     config = effective_config(config, options)
@@ -87,25 +111,21 @@ def fix_source(data: bytes, path: str, config: Config, options: FixOptions = Fix
         for attempt in range(MAX_PASSES):
             analysis = analyze_module(current, path, config, index)
             result.remaining = [f for f in analysis.findings if not f.fixable]
-            fixable_stacks = [f for f in analysis.stack_findings if f.no_fix is None]
-            if attempt == 0 and (fixable_stacks or analysis.print_findings or not config.prefilter):
+            fixable = any(d.fix is not None for d, _ in analysis.reported)
+            if attempt == 0 and (fixable or not config.prefilter):
                 _check_round_trip(analysis.module, current)
-            if not fixable_stacks and not analysis.print_findings:
+            if not fixable:
                 break
-            plan = Planner(analysis, options).build()
-            result.remaining += [replace(f.public, fixable=False, fix_note=f.no_fix) for f in fixable_stacks
-                                 if f.no_fix is not None and f.public is not None]
-            new_module = analysis.module.visit(FixTransformer(plan, pure, analysis.resolver))
-            new_bytes = new_module.bytes
+            plan, declined, patched = plan_fixes(analysis, options)
+            result.remaining += declined
+            new_bytes = analysis.module.visit(FixTransformer(plan, pure, analysis.facts.resolver)).bytes
             try:
                 compile(decode(new_bytes), path, "exec", dont_inherit=True)
             except SyntaxError as exc:
                 result.error = FileError(path, f"internal error: the fix produced invalid code ({exc.msg}, line {exc.lineno}); file left unchanged")
                 result.fixed = data
                 return result
-            for finding in analysis.stack_findings:
-                if finding.no_fix is None:
-                    result.patched_classes.append(finding.cls.name.value)
+            result.patched_classes.extend(patched)
             result.changes.extend(plan.changes)
             if new_bytes == current:
                 break
@@ -135,8 +155,9 @@ def apply_paths(paths: list[str | Path], config: Config | None = None, options: 
 
     With the prefilter off (`config.prefilter` False) every file goes through the parser and
     the printer, and a file that libcst does not print back byte for byte is an error."""
-    from mambafix.discovery import discover
-    from mambafix.engine import Report, analyze_sources, read_sources
+    from mambafix.engine.discovery import discover
+    from mambafix.engine.project import analyze_sources, read_sources
+    from mambafix.report.findings import Report
 
     config = config or load_config([Path(p) for p in paths])
     eff = effective_config(config, options)
@@ -188,6 +209,6 @@ def fix_many(items: list[tuple[str, bytes]], config: Config, options: FixOptions
              progress=None):
     """fix_source over (path, bytes) pairs, yielding each FileFix as soon as it is done (so the
     caller writes it at once), in a process pool when there are enough of them."""
-    from mambafix.engine import pool_map
+    from mambafix.engine.pool import pool_map
 
     return pool_map(_fix_one, items, _init_fixer, (config, options, index), jobs, progress, max_chunk=4)

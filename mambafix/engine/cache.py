@@ -12,7 +12,9 @@ import json
 import os
 from pathlib import Path
 
-from mambafix.results import ClassSummary, FileResult, Finding
+from mambafix.engine.results import FileResult
+from mambafix.facts.kinds import ClassSummary
+from mambafix.report.findings import Finding
 
 MAX_ENTRIES = 50_000
 
@@ -55,10 +57,11 @@ class ResultCache:
         try:
             result = FileResult(
                 findings=[Finding(**f) for f in raw["findings"]],
-                summaries={k: ClassSummary(v[0], v[1], tuple(v[2]) if v[2] else None) for k, v in raw["summaries"].items()},
+                summaries={k: ClassSummary.from_json(v) for k, v in raw["summaries"].items()},
                 unresolved=set(raw["unresolved"]),
+                stack_classes=list(raw["stack_classes"]),
             )
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             return None
         self.used.add(key)
         return result
@@ -67,8 +70,9 @@ class ResultCache:
         key = self.key(data, path)
         self.entries[key] = {
             "findings": [f.to_dict() for f in result.findings],
-            "summaries": {k: [v.kind, v.display, list(v.d_model_param) if v.d_model_param else None] for k, v in result.summaries.items()},
+            "summaries": {k: v.to_json() for k, v in result.summaries.items()},
             "unresolved": sorted(result.unresolved),
+            "stack_classes": result.stack_classes,
         }
         self.used.add(key)
         self.dirty = True

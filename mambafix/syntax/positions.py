@@ -13,7 +13,7 @@ import ast
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from mambafix.walk import statement_order
+from mambafix.syntax.walk import statement_order
 
 
 def cst_statement_order(module: cst.Module) -> list[cst.CSTNode]:

@@ -65,14 +65,19 @@ def walk(node: cst.CSTNode, prune: tuple[type, ...] = ()) -> Iterator[cst.CSTNod
         stack.extend(reversed(children(current)))
 
 
-def blocks_of(stmt: cst.CSTNode) -> list:
-    """The blocks directly inside a compound statement, in source order (an `elif` is its `If`)."""
+def blocks_of(stmt: cst.CSTNode, defs: bool = True) -> list:
+    """The blocks directly inside a compound statement, in source order: the one statement
+    walker every rule uses. A block is an IndentedBlock, a SimpleStatementSuite (`if x: y`), or
+    an `elif`'s `If` (which `statements` lists as the one statement of that block, as `ast`
+    does). `defs=False` leaves out the bodies of functions and classes."""
     if isinstance(stmt, cst.If):
         return [stmt.body] + ([stmt.orelse] if isinstance(stmt.orelse, cst.If) else ([stmt.orelse.body] if stmt.orelse else []))
     if isinstance(stmt, (cst.For, cst.While)):
         return [stmt.body] + ([stmt.orelse.body] if stmt.orelse else [])
-    if isinstance(stmt, (cst.With, cst.FunctionDef, cst.ClassDef)):
+    if isinstance(stmt, cst.With):
         return [stmt.body]
+    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        return [stmt.body] if defs else []
     if isinstance(stmt, (cst.Try, cst.TryStar)):
         return [stmt.body, *(h.body for h in stmt.handlers)] + ([stmt.orelse.body] if stmt.orelse else []) + (
             [stmt.finalbody.body] if stmt.finalbody else [])
@@ -81,32 +86,40 @@ def blocks_of(stmt: cst.CSTNode) -> list:
     return []
 
 
+def statements(block) -> list:
+    """The statements of a block: an IndentedBlock's or a Module's body; a SimpleStatementSuite
+    is one line of small statements; an `elif` is its one `If`; anything else has none."""
+    if isinstance(block, (cst.SimpleStatementSuite, cst.If)):
+        return [block]
+    body = getattr(block, "body", ())
+    return list(body) if isinstance(body, (list, tuple)) else []
+
+
+def small_statements(stmt) -> list[cst.BaseSmallStatement]:
+    """The small statements of a line (`a = 1; b = 2`) or a suite (`if x: a = 1`)."""
+    return list(stmt.body) if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) else []
+
+
+def is_simple(stmt) -> bool:
+    return isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+
+
+def walk_statements(block, defs: bool = False) -> Iterator:
+    """Every statement in a block at any depth, in source order, a compound statement before
+    the statements inside it. Function and class bodies are entered only with `defs`."""
+    for stmt in statements(block):
+        yield stmt
+        for inner in blocks_of(stmt, defs):
+            yield from walk_statements(inner, defs)
+
+
 def statement_order(module: cst.Module) -> list:
     """Every compound statement and every line of simple statements (a SimpleStatementLine, or
     the SimpleStatementSuite after `if x: ...`), at any depth, in source order: a compound
     statement comes before the statements inside it."""
-    out: list = []
-
-    def block(b) -> None:
-        if isinstance(b, cst.SimpleStatementSuite):
-            out.append(b)
-        elif isinstance(b, cst.If):  # an elif
-            stmt(b)
-        else:
-            for s in b.body:
-                stmt(s)
-
-    def stmt(s) -> None:
-        out.append(s)
-        if not isinstance(s, cst.SimpleStatementLine):
-            for b in blocks_of(s):
-                block(b)
-
-    for s in module.body:
-        stmt(s)
-    return out
+    return list(walk_statements(module, defs=True))
 
 
 def statement_lines(module: cst.Module) -> list[cst.SimpleStatementLine | cst.SimpleStatementSuite]:
     """Every line of simple statements in the module, at any depth, in source order."""
-    return [s for s in statement_order(module) if isinstance(s, (cst.SimpleStatementLine, cst.SimpleStatementSuite))]
+    return [s for s in walk_statements(module, defs=True) if is_simple(s)]

@@ -1,4 +1,4 @@
-"""What a check produces: findings, per-file errors, per-file results, the run's report.
+"""What a check run reports: findings, per-file errors and skips, and the run's report.
 
 Plain data, free of libcst, so that a run served by the prefilter and the cache never
 imports the parser.
@@ -7,15 +7,6 @@ imports the parser.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-
-
-@dataclass
-class ClassSummary:
-    """How a class behaves when used as a layer elsewhere (a wrapper or a subclass)."""
-
-    kind: str
-    display: str
-    d_model_param: tuple[str, int] | None = None  # (name, position) of the width argument
 
 
 @dataclass(frozen=True)
@@ -38,15 +29,6 @@ class Finding:
 class FileError:
     path: str
     message: str
-
-
-@dataclass
-class FileResult:
-    findings: list[Finding] = field(default_factory=list)
-    error: FileError | None = None
-    summaries: dict[str, ClassSummary] = field(default_factory=dict)
-    unresolved: set[str] = field(default_factory=set)
-    parsed: bool = False
 
 
 @dataclass

@@ -1,0 +1,43 @@
+"""Every check, by rule code. A test matches this table against rules/*.toml.
+
+An entry names the module that defines `CHECK` (imported only when a file is parsed, so the
+prefilter runs without libcst), the needles a file must contain for the check to run on it,
+and whether the check reads the project-wide class index (a file that names a class the index
+knows is then read again in a cross-file round)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mambafix.checks import needles
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str
+    module: str
+    needles: Callable[[object], tuple[bytes, ...]] | tuple[bytes, ...]  # from the config, or fixed
+    class_index: bool = False
+
+
+REGISTRY: dict[str, Entry] = {e.code: e for e in (
+    Entry("MF001", "mambafix.checks.mf001_unnormalized_stack", needles.layer_names, class_index=True),
+    Entry("MF002", "mambafix.checks.mf002_stack_without_residual", needles.layer_names, class_index=True),
+    Entry("MF003", "mambafix.checks.mf003_debug_print", needles.markers),
+)}
+
+
+def needles_for(code: str, config) -> tuple[bytes, ...]:
+    found = REGISTRY[code].needles
+    return found(config) if callable(found) else found
+
+
+def load_check(code: str):
+    """The check object for a code (imports its module, and with it libcst)."""
+    return importlib.import_module(REGISTRY[code].module).CHECK
+
+
+def class_index_codes() -> frozenset[str]:
+    return frozenset(code for code, entry in REGISTRY.items() if entry.class_index)

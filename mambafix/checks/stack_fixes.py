@@ -1,0 +1,318 @@
+"""Fixes for stacks applied without norms (MF001) or without residuals (MF002): why a use cannot
+be fixed, and the edits that fix it. Shared by the two stack rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from mambafix.checks.base import FixContext
+from mambafix.facts.kinds import Container, Kind, Role, Shape
+from mambafix.facts.layers import Stack
+from mambafix.facts.uses import Application, Bindings, StackUse
+from mambafix.syntax.names import dotted
+from mambafix.syntax.nodes import code, names_in, self_attr
+from mambafix.syntax.walk import walk
+
+
+# -- why a use cannot be fixed ----------------------------------------------------------------
+def norm_fix_blocker(use: StackUse) -> str | None:
+    """Why MF001's fix cannot be made for this use (whatever the options), or None."""
+    if use.shape == Shape.CHAIN:
+        return _chain_blocker(use.stacks, use.apps)
+    if use.shape == Shape.SEQUENTIAL:
+        return _sequential_blocker(use.stacks[0])
+    return _loop_blocker(use)
+
+
+def residual_fix_blocker(use: StackUse) -> str | None:
+    if all(a.plain for a in use.apps) and len(use.apps) == 1:
+        return None
+    return "the layer's result is indexed or unpacked, or applied more than once per step"
+
+
+def _sequential_blocker(stack: Stack) -> str | None:
+    if stack.helper:
+        return f"the stack is built by {stack.helper}(), which the tool does not rewrite"
+    if stack.repeated is None and stack.uniform_d_model() is None:
+        return "the layers' width (d_model) could not be read from their constructors"
+    if stack.repeated is not None and (stack.repeated.d_model is None or names_in(stack.repeated.d_model) & stack.comp_names):
+        return "the layers' width (d_model) could not be read from their constructor"
+    return None
+
+
+def _loop_blocker(use: StackUse) -> str | None:
+    stack, apps = use.stacks[0], use.apps
+    if stack.helper:
+        return f"the stack is built by {stack.helper}(), which the tool does not rewrite"
+    if stack.define is None:
+        return "the stack is not built in __init__"
+    if len(apps) != 1:
+        return "the stack is applied more than once in the loop"
+    if not apps[0].plain:
+        return "the layer's result is indexed or unpacked (a layer that returns a tuple)"
+    if use.shape == Shape.TIED:
+        return _chain_blocker((stack,), apps)
+    if stack.elements is not None and any(e.kind != Kind.MAMBA for e in stack.elements):
+        return "the stack mixes Mamba layers with other modules"
+    d_model = stack.uniform_d_model()
+    if d_model is None:
+        return "the layers' width (d_model) could not be read from their constructor"
+    if names_in(d_model) & stack.comp_names:
+        return "the layers' width depends on the loop that builds them"
+    if use.shape == Shape.LOOP and not _loop_rewritable(apps[0], use.bindings, use.loop, stack.attr):
+        return "the loop's form is not one the tool rewrites"
+    return None
+
+
+def _chain_blocker(stacks: tuple[Stack, ...], apps: tuple[Application, ...]) -> str | None:
+    for app in apps:
+        if not app.plain:
+            return "a layer's result is indexed or unpacked (a layer that returns a tuple)"
+    for stack in stacks:
+        if stack.container != Container.SINGLE:
+            return "the chain indexes into a container; rewrite it as a loop over the container"
+        if stack.define is None:
+            return f"self.{stack.attr} is not built in __init__"
+        if stack.uniform_d_model() is None:
+            return f"the width (d_model) of self.{stack.attr} could not be read from its constructor"
+    return None
+
+
+def _loop_rewritable(app: Application, bindings: Bindings, loop: cst.For, attr: str) -> bool:
+    func = app.callee
+    bound = bindings.get(func.value) if isinstance(func, cst.Name) else None
+    return (bound is not None and bound[0] == Role.ELEMENT
+            and rewrite_for(loop.target, loop.iter, attr, "_", "_") is not None)
+
+
+# -- the edits ------------------------------------------------------------------------------
+def nn_alias(resolver) -> tuple[str, str | None]:
+    """The file's own name for torch.nn, and the import to add when it has none."""
+    for local, target in resolver.aliases.items():
+        if target == "torch.nn":
+            return local, None
+    if resolver.aliases.get("torch") == "torch":
+        return "torch.nn", None
+    if "nn" not in resolver.aliases:
+        return "nn", "import torch.nn as nn"
+    return "torch.nn", "import torch"
+
+
+def fresh(base: str, taken: set[str]) -> str:
+    name, n = base, 2
+    while name in taken:
+        name = f"{base}{n}"
+        n += 1
+    taken.add(name)
+    return name
+
+
+def norm_attr_name(attr: str, taken: set[str], container: bool) -> str:
+    if not container:
+        return fresh(f"{attr}_norm", taken)
+    for suffix in ("layers", "blocks", "mixers", "mambas"):
+        if attr.endswith(suffix):
+            return fresh(attr[: -len(suffix)] + "norms", taken)
+    return fresh(f"{attr}_norms", taken)
+
+
+def _nn(ctx: FixContext) -> str:
+    if "nn" not in ctx.memo:
+        ctx.memo["nn"], ctx.plan.import_needed = nn_alias(ctx.facts.resolver)
+    return ctx.memo["nn"]
+
+
+def _norm_ctor(ctx: FixContext, d_model: cst.BaseExpression) -> str:
+    return f"{_nn(ctx)}.{ctx.options.norm_class}({code(d_model)})"
+
+
+def _taken(ctx: FixContext, cls: cst.ClassDef) -> set[str]:
+    key = ("taken", id(cls))
+    if key not in ctx.memo:
+        info = ctx.facts.init_info(cls)
+        ctx.memo[key] = set(info.attr_names) | set(info.stacks)
+    return ctx.memo[key]
+
+
+def ensure_norms(ctx: FixContext, cls: cst.ClassDef, stack: Stack) -> str:
+    """The attribute holding the norms for `stack`, inserted into __init__ once per pass."""
+    key = ("norms", id(cls), stack.attr)
+    if key in ctx.memo:
+        return ctx.memo[key]
+    container = stack.container != Container.SINGLE
+    name = norm_attr_name(stack.attr, _taken(ctx, cls), container)
+    norm = _norm_ctor(ctx, stack.uniform_d_model())
+    if container:
+        text = f"self.{name} = {_nn(ctx)}.ModuleList([{norm} for _ in self.{stack.attr}])"
+    else:
+        text = f"self.{name} = {norm}"
+    ctx.plan.insert_after(stack.insert_after, cst.parse_statement(text + "\n"))
+    ctx.memo[key] = name
+    return name
+
+
+def _add(left: cst.BaseExpression, right: cst.BaseExpression) -> cst.BinaryOperation:
+    return cst.BinaryOperation(left=left, operator=cst.Add(), right=right)
+
+
+def _norm_call(callee: cst.BaseExpression, arg: cst.BaseExpression) -> cst.Call:
+    return cst.Call(func=callee, args=[cst.Arg(arg)])
+
+
+def _rewrite_app(ctx: FixContext, app: Application, norm_callee: cst.BaseExpression) -> None:
+    h = cst.Name(app.var)
+    data_index = 1 if app.through_wrapper else 0
+    options = ctx.options
+
+    def rewrite(updated: cst.Call) -> cst.BaseExpression:
+        if options.style == "prenorm":
+            positional = [i for i, a in enumerate(updated.args) if a.keyword is None]
+            k = positional[data_index]
+            new_args = list(updated.args)
+            new_args[k] = updated.args[k].with_changes(value=_norm_call(norm_callee, updated.args[k].value))
+            return _add(h, updated.with_changes(args=new_args))
+        if options.residual:
+            return _norm_call(norm_callee, _add(updated, h))
+        return _norm_call(norm_callee, updated)
+
+    ctx.plan.rewrite_call(app.call, rewrite)
+
+
+def _describe(ctx: FixContext, use: StackUse, what: str) -> None:
+    options = ctx.options
+    style = "pre-norm residual" if options.style == "prenorm" else ("post-norm with residual" if options.residual else "post-norm")
+    ctx.plan.changes.append(f"{use.owner}: {what} ({style}, {options.norm_class})")
+
+
+@dataclass(frozen=True)
+class NormFix:
+    """MF001: a norm after each layer of the use (post-norm, residual or pre-norm per options)."""
+
+    use: StackUse
+
+    def apply(self, ctx: FixContext) -> str | None:
+        if self.use.shape == Shape.SEQUENTIAL:
+            return self._sequential(ctx)
+        if self.use.shape in (Shape.LOOP, Shape.INDEX_LOOP):
+            return self._loop(ctx)
+        return self._chain(ctx)  # a chain, or one module applied on every trip
+
+    def _loop(self, ctx: FixContext) -> str | None:
+        use = self.use
+        stack, app = use.stacks[0], use.apps[0]
+        norms = ensure_norms(ctx, use.cls, stack)
+        if use.shape == Shape.INDEX_LOOP:
+            callee = app.callee.with_changes(value=cst.Attribute(cst.Name("self"), cst.Name(norms)))
+        else:
+            loop = use.loop
+            var = fresh("norm", names_in(_enclosing_function(use.cls, loop) or loop))
+            rewritten = rewrite_for(loop.target, loop.iter, stack.attr, norms, var)
+            if rewritten is None:
+                return "the loop's form is not one the tool rewrites"
+            ctx.plan.rewrite_for(loop, *rewritten)
+            callee = cst.Name(var)
+        _rewrite_app(ctx, app, callee)
+        _describe(ctx, use, f"added self.{norms} and applied it after each layer")
+        return None
+
+    def _chain(self, ctx: FixContext) -> str | None:
+        use = self.use
+        for app in use.apps:
+            norm = ensure_norms(ctx, use.cls, ctx.facts.init_info(use.cls).stacks[app.attr])
+            _rewrite_app(ctx, app, cst.Attribute(cst.Name("self"), cst.Name(norm)))
+        attrs = ", ".join(dict.fromkeys(f"self.{a.attr}" for a in use.apps))
+        _describe(ctx, use, f"added a norm after {attrs}")
+        return None
+
+    def _sequential(self, ctx: FixContext) -> str | None:
+        if ctx.options.residual or ctx.options.style == "prenorm":
+            return "an nn.Sequential cannot hold a residual connection; rewrite it as a loop over an nn.ModuleList"
+        stack = self.use.stacks[0]
+        value = stack.value
+        star = next((a for a in value.args if a.star == "*"), None)
+        if star is not None and isinstance(star.value, (cst.ListComp, cst.GeneratorExp)):
+            comp = star.value
+            wrapped = cst.parse_expression(f"{_nn(ctx)}.Sequential({code(comp.elt)}, {_norm_ctor(ctx, stack.repeated.d_model)})")
+            new_comp = comp.with_changes(elt=wrapped)
+            new_value = value.with_changes(args=[a.with_changes(value=new_comp) if a is star else a for a in value.args])
+        else:
+            args = []
+            for arg, element in zip(value.args, stack.elements or ()):
+                args.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+                if element.kind == Kind.MAMBA:
+                    args.append(cst.Arg(cst.parse_expression(_norm_ctor(ctx, element.d_model))))
+            new_value = value.with_changes(args=args)
+        ctx.plan.replace(value, new_value)
+        _describe(ctx, self.use, "a norm after each Mamba layer inside the nn.Sequential")
+        return None
+
+
+@dataclass(frozen=True)
+class ResidualFix:
+    """MF002: a skip connection around the layer of a normalized loop."""
+
+    use: StackUse
+
+    def apply(self, ctx: FixContext) -> str | None:
+        app = self.use.apps[0]
+        h = cst.Name(app.var)
+        ctx.plan.rewrite_call(app.call, lambda updated: _add(updated, h))
+        ctx.plan.changes.append(f"{self.use.owner}: added a residual connection around each layer")
+        return None
+
+
+def _enclosing_function(cls: cst.ClassDef, node: cst.CSTNode) -> cst.FunctionDef | None:
+    for stmt in cls.body.body:
+        if isinstance(stmt, cst.FunctionDef) and any(n is node for n in walk(stmt)):
+            return stmt
+    return None
+
+
+def _iterates(expr: cst.BaseExpression, attr: str) -> bool:
+    if self_attr(expr) == attr:
+        return True
+    if isinstance(expr, cst.Call) and dotted(expr.func) in ("reversed", "list", "iter", "tuple") and expr.args:
+        return _iterates(expr.args[0].value, attr)
+    if isinstance(expr, cst.Subscript):
+        return self_attr(expr.value) == attr
+    return False
+
+
+def _replace_attr(expr: cst.BaseExpression, attr: str, new_attr: str) -> cst.BaseExpression:
+    class _Replace(cst.CSTTransformer):
+        def leave_Attribute(self, original, updated):
+            if self_attr(original) == attr:
+                return updated.with_changes(attr=cst.Name(new_attr))
+            return updated
+
+    return expr.visit(_Replace())
+
+
+def rewrite_for(target, iter_expr, attr: str, norms: str, var: str):
+    """New (target, iter) that also binds `var` to the norm of each layer, or None."""
+    norm_name = cst.Name(var)
+    if _iterates(iter_expr, attr) and isinstance(target, cst.Name):
+        zipped = cst.Call(cst.Name("zip"), [cst.Arg(iter_expr), cst.Arg(_replace_attr(iter_expr, attr, norms))])
+        return cst.Tuple([cst.Element(target), cst.Element(norm_name)], lpar=[], rpar=[]), zipped
+    func = dotted(iter_expr.func) if isinstance(iter_expr, cst.Call) else None
+    if func == "enumerate" and isinstance(target, cst.Tuple) and len(target.elements) == 2 and iter_expr.args:
+        inner = rewrite_for(target.elements[1].value, iter_expr.args[0].value, attr, norms, var)
+        if inner is None:
+            return None
+        new_target, new_iter = inner
+        new_target = new_target.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        elements = [target.elements[0], target.elements[1].with_changes(value=new_target)]
+        return target.with_changes(elements=elements), iter_expr.with_changes(
+            args=[iter_expr.args[0].with_changes(value=new_iter), *iter_expr.args[1:]])
+    if func == "zip" and isinstance(target, cst.Tuple) and len(target.elements) == len(iter_expr.args):
+        for element, arg in zip(target.elements, iter_expr.args):
+            if _iterates(arg.value, attr) and isinstance(element.value, cst.Name):
+                last = target.elements[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                elements = [*target.elements[:-1], last, cst.Element(norm_name)]
+                args = list(iter_expr.args)
+                args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                args.append(cst.Arg(_replace_attr(arg.value, attr, norms)))
+                return target.with_changes(elements=elements), iter_expr.with_changes(args=args)
+    return None

@@ -1,0 +1,196 @@
+"""A project: discovery, prefilter, cache, process pool, cross-file rounds.
+
+The per-file analysis (`mambafix.engine.file`: one libcst parse, every check) is imported only
+when some file needs parsing, so a run that the prefilter and the cache answer never loads
+libcst. `find_stack_classes` gives smoke the classes check finds stacks in, through the same
+rounds as check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from mambafix.checks.registry import REGISTRY, class_index_codes, needles_for
+from mambafix.config import Config, load_config
+from mambafix.engine.pool import pool_map
+from mambafix.engine.results import FileResult
+from mambafix.facts.kinds import ClassSummary
+from mambafix.report.findings import FileError, Report
+from mambafix.source import SourceError, read_bytes
+
+MAX_ROUNDS = 3  # cross-file rounds: a wrapper of a wrapper of a wrapper, at most
+
+
+class Prefilter:
+    """Which selected checks can find anything in a file, by the bytes it contains."""
+
+    def __init__(self, config: Config) -> None:
+        self.enabled = config.prefilter
+        self.codes = frozenset(c for c in config.select if c in REGISTRY)
+        self.needles = {code: needles_for(code, config) for code in self.codes}
+
+    def wanted(self, data: bytes) -> frozenset[str]:
+        if not self.enabled:
+            return self.codes
+        return frozenset(code for code, needles in self.needles.items() if any(n in data for n in needles))
+
+
+# -- running many files -----------------------------------------------------------------
+_WORKER_CONFIG: Config | None = None
+
+
+def _init_worker(config: Config) -> None:
+    global _WORKER_CONFIG
+    _WORKER_CONFIG = config
+
+
+def _work(task: tuple[str, bytes, dict | None, frozenset[str]]) -> FileResult:
+    from mambafix.engine.file import analyze_file
+
+    path, data, index, codes = task
+    return analyze_file(path, data, _WORKER_CONFIG, index, codes)
+
+
+def run_tasks(tasks: list[tuple], config: Config, jobs: int | None, progress=None) -> list[FileResult]:
+    """Analyse each task's file, in a process pool when there are enough of them.
+    `progress(advance=1)` is called as each file is done."""
+    return list(pool_map(_work, tasks, _init_worker, (config,), jobs, progress, max_chunk=16))
+
+
+def read_sources(files: list[Path], config: Config, errors: list[FileError],
+                 skipped: list[FileError]) -> list[tuple[str, bytes]]:
+    """The bytes of each file; an unreadable one is an error, one over max-file-size is skipped."""
+    sources: list[tuple[str, bytes]] = []
+    for path in files:
+        try:
+            data = read_bytes(path)
+        except SourceError as exc:
+            errors.append(FileError(str(path), str(exc)))
+            continue
+        if len(data) > config.max_file_size:
+            skipped.append(FileError(str(path), f"larger than max-file-size ({len(data) / 1e6:.1f} MB > "
+                                                f"{config.max_file_size / 1e6:.1f} MB); not checked"))
+            continue
+        sources.append((str(path), data))
+    return sources
+
+
+def _gather(paths: list[str | Path], config: Config, report: Report) -> list[tuple[str, bytes]]:
+    from mambafix.engine.discovery import discover
+
+    found = discover([Path(p) for p in paths if str(p) != "-"], config)
+    report.errors.extend(FileError(str(p), msg) for p, msg in found.errors)
+    return read_sources(found.files, config, report.errors, report.skipped)
+
+
+def check_paths(paths: list[str | Path], config: Config | None = None, *, cache: bool = True,
+                jobs: int | None = None, stdin: tuple[str, bytes] | None = None, progress=None) -> Report:
+    """Check files and folders. `stdin` is (display name, bytes) for `-`."""
+    config = config or load_config([Path(p) for p in paths])
+    report = Report()
+    sources = _gather(paths, config, report)
+    if stdin is not None:
+        sources.append(stdin)
+    report.files_checked = len(sources)
+    for result in analyze_sources(sources, config, report, cache=cache, jobs=jobs, progress=progress):
+        report.findings.extend(result.findings)
+        if result.error is not None:
+            report.errors.append(result.error)
+    report.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
+    report.errors.sort(key=lambda e: e.path)
+    return report
+
+
+def find_stack_classes(paths: list[str | Path], config: Config) -> list[str]:
+    """`file.py:Class` for every class in which the stack checks find a stack (MF001/MF002,
+    whatever the selection), in order: the same discovery, prefilter and cross-file rounds as check."""
+    config = replace(config, select=class_index_codes())
+    report = Report()
+    sources = _gather(paths, config, report)
+    results = _analyze(sources, config, report, cache=True)
+    return [f"{sources[i][0]}:{cls}" for i in sorted(results) for cls in results[i].stack_classes]
+
+
+def analyze_sources(sources: list[tuple[str, bytes]], config: Config, report: Report, *, cache: bool = True,
+                    jobs: int | None = None, progress=None) -> list[FileResult]:
+    """One result per source that any check wanted, in source order; the others are skipped."""
+    results = _analyze(sources, config, report, cache=cache, jobs=jobs, progress=progress)
+    return [results[i] for i in sorted(results)]
+
+
+def _analyze(sources: list[tuple[str, bytes]], config: Config, report: Report, *, cache: bool = True,
+             jobs: int | None = None, progress=None) -> dict[int, FileResult]:
+    from mambafix.engine.cache import ResultCache
+
+    store = ResultCache.open(config) if cache else None
+    prefilter = Prefilter(config)
+    results: dict[int, FileResult] = {}
+    pending: list[tuple[int, frozenset[str]]] = []
+    for i, (path, data) in enumerate(sources):
+        codes = prefilter.wanted(data)
+        if not codes:
+            continue
+        cached = store.get(data, path) if store else None
+        if cached is not None:
+            results[i] = cached
+            report.files_cached += 1
+            continue
+        pending.append((i, codes))
+    if progress is not None:
+        progress(add_total=len(pending))
+    computed = run_tasks([(*sources[i], None, codes) for i, codes in pending], config, jobs, progress)
+    for (i, _), result in zip(pending, computed):
+        results[i] = result
+        report.files_parsed += 1
+        if store is not None and result.error is None:
+            store.store(sources[i][1], sources[i][0], result)
+    _cross_file_rounds(sources, results, config, report, prefilter, jobs, progress)
+    if store is not None:
+        store.save()
+    return results
+
+
+def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, report: Report,
+                       prefilter: Prefilter, jobs: int | None, progress) -> None:
+    """Classes in one file that act as Mamba layers or normalized blocks, used in another: read
+    the files that use them again with the project-wide index, until nothing new is learnt."""
+    index_codes = class_index_codes() & prefilter.codes
+    index: dict[str, ClassSummary] = {}
+    for result in results.values():
+        index.update(result.summaries)
+    for _ in range(MAX_ROUNDS):
+        if not index or not index_codes:
+            return
+        names = {k.rsplit(".", 1)[-1].encode() for k in index}
+        redo = []
+        for i, (_, data) in enumerate(sources):
+            result = results.get(i)
+            if result is not None and result.error is None and _resolves(result.unresolved, index):
+                redo.append(i)
+            elif result is None and any(n in data for n in names):
+                redo.append(i)
+        if not redo:
+            return
+        if progress is not None:
+            progress(add_total=len(redo))
+        tasks = [(*sources[i], dict(index), prefilter.wanted(sources[i][1]) | index_codes) for i in redo]
+        changed = False
+        for i, result in zip(redo, run_tasks(tasks, config, jobs, progress)):
+            if i not in results:
+                report.files_parsed += 1
+            results[i] = result
+            new = {k: v for k, v in result.summaries.items() if k not in index}
+            if new:
+                index.update(new)
+                changed = True
+        if not changed:
+            return
+
+
+def _resolves(unresolved: set[str], index: dict) -> bool:
+    for name in unresolved:
+        for key in index:
+            if key == name or key.endswith("." + name) or name.endswith("." + key):
+                return True
+    return False

@@ -1,0 +1,212 @@
+"""Reading `__init__`: classify constructor calls and find the stacks each class builds.
+
+Functions here take the file's `Facts` (for names, families and class summaries) and read
+libcst nodes; they hold no rule logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import libcst as cst
+
+from mambafix.facts.kinds import Container, Kind
+from mambafix.facts.layers import OTHER, Contents, Element, InitInfo, Stack
+from mambafix.facts.protocol import Facts
+from mambafix.syntax.nodes import (
+    call_arg, code, comprehension_names, names_in, param_defaults, range_count, self_attr,
+)
+from mambafix.syntax.walk import blocks_of, small_statements, statements, walk_statements
+
+
+class Locals:
+    """What the local names of a method stand for while `__init__` (or a helper) is read:
+    an assigned expression, or the contents of a list built by an append loop."""
+
+    def __init__(self, defaults: dict) -> None:
+        self.defaults = defaults
+        self.exprs: dict[str, cst.BaseExpression] = {}
+        self.lists: dict[str, Contents] = {}
+
+    def assign(self, name: str, value: cst.BaseExpression) -> None:
+        self.exprs[name] = value
+        self.lists.pop(name, None)
+
+    def append_built(self, name: str, contents: Contents) -> None:
+        self.lists[name] = contents
+        self.exprs.pop(name, None)
+
+
+def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None) -> Element:
+    """What a constructor call builds: a Mamba-family layer, a norm, a normalized block, other."""
+    if not isinstance(expr, cst.Call):
+        return OTHER
+    fam = facts.families
+    names = facts.resolver.candidates(expr.func)
+    if not names:
+        return OTHER
+    if fam.sequentials.match_any(names) or fam.module_lists.match_any(names):
+        contents = container_contents(facts, expr, local or Locals({}))
+        if contents is None:
+            return OTHER
+        elements = contents.elements if contents.elements is not None else (contents.repeated,)
+        if not elements:
+            return OTHER
+        kinds = {e.kind for e in elements}
+        mambas = [e for e in elements if e.kind == Kind.MAMBA]
+        if mambas and (Kind.NORM in kinds or Kind.NORMALIZED in kinds):
+            return Element(Kind.NORMALIZED, mambas[0].display, expr)
+        if mambas:
+            return Element(Kind.MAMBA, mambas[0].display, expr, mambas[0].d_model if len(mambas) == 1 else None)
+        return Element(Kind.NORMALIZED) if Kind.NORMALIZED in kinds else OTHER
+    matched = fam.layers.match_any(names)
+    if matched:
+        return Element(Kind.MAMBA, matched.rsplit(".", 1)[-1], expr, call_arg(expr, ("d_model", "dim"), 0))
+    if fam.norm_classes.match_any(names):
+        return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr)
+    if fam.normalized_blocks.match_any(names):
+        return Element(Kind.NORMALIZED, names[0].rsplit(".", 1)[-1], expr)
+    summary = facts.summary_for(expr.func)
+    if summary is not None:
+        d_model = None
+        if summary.d_model_param is not None:
+            d_model = call_arg(expr, (summary.d_model_param[0],), summary.d_model_param[1])
+        return Element(summary.kind, summary.display, expr, d_model)
+    return OTHER
+
+
+def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents | None:
+    """The modules of `ModuleList(...)` / `Sequential(...)`, or None where they cannot be read."""
+    args = [a for a in call.args if a.keyword is None]
+    if not args:
+        return None
+    if len(args) == 1 and (args[0].star == "*" or facts.families.module_lists.match_any(facts.resolver.candidates(call.func))):
+        return _sequence_of(facts, args[0].value, local)
+    if any(a.star for a in args):
+        return None
+    return Contents(elements=tuple(classify(facts, a.value, local) for a in args), count=len(args), count_text=str(len(args)))
+
+
+def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Contents | None:
+    if isinstance(expr, cst.Name):
+        if expr.value in local.lists:  # an append-built local list
+            return local.lists[expr.value]
+        expr = local.exprs.get(expr.value, expr)
+    if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
+        element = classify(facts, expr.elt, local)
+        count, text = range_count(expr.for_in.iter, local.defaults)
+        if expr.for_in.inner_for_in is not None:
+            count, text = None, None
+        return Contents(repeated=element, count=count, count_text=text, comp_names=comprehension_names(expr))
+    if isinstance(expr, (cst.List, cst.Tuple)):
+        if any(isinstance(e, cst.StarredElement) for e in expr.elements):
+            return None
+        elements = tuple(classify(facts, e.value, local) for e in expr.elements)
+        return Contents(elements=elements, count=len(elements), count_text=str(len(elements)))
+    return None
+
+
+def methods_of(cls: cst.ClassDef) -> dict[str, cst.FunctionDef]:
+    return {s.name.value: s for s in statements(cls.body) if isinstance(s, cst.FunctionDef)}
+
+
+def read_init(facts: Facts, cls: cst.ClassDef) -> InitInfo:
+    """The stacks `__init__` builds, and the attribute names every method assigns."""
+    info = InitInfo()
+    methods = methods_of(cls)
+    for method in methods.values():
+        for stmt in walk_statements(method.body):
+            for small in small_statements(stmt):
+                targets = []
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, cst.AnnAssign):
+                    targets = [small.target]
+                info.attr_names.update(a for a in map(self_attr, targets) if a)
+    init = methods.get("__init__")
+    if init is not None:
+        _scan_block(facts, init.body, info, Locals(param_defaults(init)), methods)
+    return info
+
+
+def _scan_block(facts: Facts, block, info: InitInfo, local: Locals, methods: dict) -> None:
+    for stmt in statements(block):
+        if isinstance(stmt, cst.For):
+            _scan_append_loop(facts, stmt, info, local)
+        elif not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            for inner in blocks_of(stmt, defs=False):
+                _scan_block(facts, inner, info, local, methods)
+        for small in small_statements(stmt):
+            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+                continue
+            target, value = small.targets[0].target, small.value
+            if isinstance(target, cst.Name):
+                local.assign(target.value, value)
+                continue
+            attr = self_attr(target)
+            if attr is None:
+                continue
+            stack = _stack_from_value(facts, attr, value, local, methods)
+            if stack is not None:
+                info.stacks[attr] = replace(stack, define=small, insert_after=stmt)
+
+
+def _scan_append_loop(facts: Facts, loop: cst.For, info: InitInfo, local: Locals) -> None:
+    count, text = range_count(loop.iter, local.defaults)
+    for stmt in walk_statements(loop.body):
+        for small in small_statements(stmt):
+            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+                continue
+            call = small.value
+            if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "append" and call.args):
+                continue
+            contents = Contents(repeated=classify(facts, call.args[0].value, local), count=count, count_text=text,
+                                comp_names=frozenset(names_in(loop.target)))
+            owner = call.func.value
+            attr = self_attr(owner)
+            if attr is not None and attr in info.stacks and not info.stacks[attr].all_elements():
+                info.stacks[attr] = replace(info.stacks[attr], contents=contents, insert_after=loop)
+            elif isinstance(owner, cst.Name):
+                local.append_built(owner.value, contents)
+
+
+def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local: Locals,
+                      methods: dict) -> Stack | None:
+    if isinstance(value, cst.Name) and value.value in local.exprs:
+        value = local.exprs[value.value]
+    if not isinstance(value, cst.Call):
+        return None
+    names = facts.resolver.candidates(value.func)
+    fam = facts.families
+    container = (Container.SEQUENTIAL if fam.sequentials.match_any(names)
+                 else Container.MODULE_LIST if fam.module_lists.match_any(names) else None)
+    if container is not None:
+        contents = container_contents(facts, value, local)
+        return Stack(attr, container, contents if contents is not None else Contents(elements=()), value=value)
+    helper = _helper_stack(facts, value, methods)
+    if helper is not None:
+        return helper
+    return Stack(attr, Container.SINGLE, Contents(repeated=classify(facts, value, local), count=1, count_text="1"),
+                 value=value)
+
+
+def _helper_stack(facts: Facts, call: cst.Call, methods: dict) -> Stack | None:
+    """A stack built and returned by a helper method or a module-level function of the file."""
+    func = None
+    if isinstance(call.func, cst.Attribute) and self_attr(call.func) in methods:
+        func = methods[self_attr(call.func)]
+    elif isinstance(call.func, cst.Name) and call.func.value in facts.functions:
+        func = facts.functions[call.func.value]
+    if func is None:
+        return None
+    local = Locals(param_defaults(func))
+    for stmt in walk_statements(func.body):
+        for small in small_statements(stmt):
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                local.assign(small.targets[0].target.value, small.value)
+            if isinstance(small, cst.Return) and small.value is not None:
+                stack = _stack_from_value(facts, "?", small.value, local, {})
+                if stack is not None and stack.container != Container.SINGLE:
+                    contents = replace(stack.contents, count=None, count_text=None)
+                    return replace(stack, contents=contents, helper=code(call.func))
+    return None

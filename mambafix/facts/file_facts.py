@@ -1,0 +1,102 @@
+"""The facts of one parsed file, computed once (lazily) and read by every check."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import libcst as cst
+
+from mambafix.facts import builds, summaries, uses
+from mambafix.facts.families import Families
+from mambafix.facts.kinds import ClassSummary, Kind
+from mambafix.facts.layers import Element, InitInfo
+from mambafix.syntax.names import NameResolver
+from mambafix.syntax.walk import statement_lines, walk_statements
+
+
+class FileFacts:
+    """One file: its imports (read in the one pass over its statement lines), its classes at
+    any depth, and, per class, what `__init__` builds and how the other methods use it.
+
+    `index` is the project-wide map of qualified class names to summaries (cross-file
+    wrappers); names this file uses as layers that neither it nor the index knows are
+    collected in `unresolved`, so the engine can run another round once they are known."""
+
+    def __init__(self, module: cst.Module, module_name: str, package: str, config,
+                 index: dict[str, ClassSummary] | None = None) -> None:
+        self.module = module
+        self.module_name = module_name
+        self.config = config
+        self.families = Families(config)
+        self.index = index or {}
+        self.resolver = NameResolver(package)
+        self.lines = statement_lines(module)
+        for line in self.lines:
+            for small in line.body:
+                if isinstance(small, cst.Import):
+                    self.resolver.add_import(small)
+                elif isinstance(small, cst.ImportFrom):
+                    self.resolver.add_import_from(small)
+        self.unresolved: set[str] = set()
+        self._inits: dict[int, InitInfo] = {}
+        self._summaries: dict[str, ClassSummary | None] = {}
+        self._uses: dict[int, list[uses.StackUse]] = {}
+
+    @cached_property
+    def top_level_classes(self) -> list[cst.ClassDef]:
+        return [s for s in self.module.body if isinstance(s, cst.ClassDef)]
+
+    @cached_property
+    def all_classes(self) -> list[cst.ClassDef]:
+        """Every class, also those defined inside functions or other classes, in source order."""
+        return [s for s in walk_statements(self.module, defs=True) if isinstance(s, cst.ClassDef)]
+
+    @cached_property
+    def classes(self) -> dict[str, cst.ClassDef]:
+        """Classes by name: a module-level class wins over a nested one of the same name."""
+        out = {c.name.value: c for c in self.top_level_classes}
+        for cls in self.all_classes:
+            out.setdefault(cls.name.value, cls)
+        return out
+
+    @cached_property
+    def functions(self) -> dict[str, cst.FunctionDef]:
+        return {s.name.value: s for s in self.module.body if isinstance(s, cst.FunctionDef)}
+
+    def classify(self, expr: cst.BaseExpression) -> Element:
+        return builds.classify(self, expr)
+
+    def init_info(self, cls: cst.ClassDef) -> InitInfo:
+        key = id(cls)
+        if key not in self._inits:
+            self._inits[key] = InitInfo()  # recursion guard while it is read
+            self._inits[key] = builds.read_init(self, cls)
+        return self._inits[key]
+
+    def class_summary(self, name: str) -> ClassSummary | None:
+        if name not in self._summaries:
+            self._summaries[name] = None  # recursion guard
+            self._summaries[name] = summaries.summarize(self, self.classes[name])
+        return self._summaries[name]
+
+    def summary_for(self, func: cst.BaseExpression) -> ClassSummary | None:
+        return summaries.lookup(self, func)
+
+    def stack_uses(self, cls: cst.ClassDef) -> list[uses.StackUse]:
+        """Every stack the class's methods apply in sequence."""
+        key = id(cls)
+        if key not in self._uses:
+            self._uses[key] = uses.ClassFlow(self, cls).run()
+        return self._uses[key]
+
+    def all_stack_uses(self) -> list[uses.StackUse]:
+        return [use for cls in self.all_classes for use in self.stack_uses(cls)]
+
+    def summaries(self) -> dict[str, ClassSummary]:
+        """Summaries of this file's module-level layer-like classes, keyed by qualified name."""
+        out = {}
+        for cls in self.top_level_classes:
+            summary = self.class_summary(cls.name.value)
+            if summary is not None and summary.kind in (Kind.MAMBA, Kind.NORMALIZED):
+                out[f"{self.module_name}.{cls.name.value}" if self.module_name else cls.name.value] = summary
+        return out

@@ -1,0 +1,61 @@
+"""The vocabulary of facts, as enums; plain data, free of libcst (the cache stores summaries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(str, Enum):
+    """What a module does to the scale of its input."""
+
+    MAMBA = "mamba"  # a sequence mixer that does not bound its output (mamba_ssm.Mamba)
+    NORM = "norm"  # a normalization (nn.LayerNorm)
+    NORMALIZED = "normalized"  # a block that normalizes inside (a pre-norm residual block)
+    OTHER = "other"
+
+
+class Container(str, Enum):
+    """What `self.<attr>` holds."""
+
+    SINGLE = "single"
+    MODULE_LIST = "modulelist"
+    SEQUENTIAL = "sequential"
+
+
+class Shape(str, Enum):
+    """How a stack is applied in sequence."""
+
+    LOOP = "loop"  # for layer in self.layers: h = layer(h)
+    INDEX_LOOP = "index-loop"  # for i in range(n): h = self.layers[i](h)
+    CHAIN = "chain"  # h = self.m1(h); h = self.m2(h)
+    TIED = "tied"  # one module applied on every trip of a loop
+    SEQUENTIAL = "sequential"  # an nn.Sequential called whole
+
+    @property
+    def is_loop(self) -> bool:
+        return self in (Shape.LOOP, Shape.INDEX_LOOP, Shape.TIED)
+
+
+class Role(str, Enum):
+    """What a loop variable stands for."""
+
+    ELEMENT = "element"  # a layer of the stack iterated
+    NORM = "norm"  # a norm of a norm stack iterated alongside
+    INDEX = "index"  # a position (enumerate, range)
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """How a class behaves when used as a layer elsewhere (a wrapper or a subclass)."""
+
+    kind: Kind
+    display: str
+    d_model_param: tuple[str, int] | None = None  # (name, position) of the width argument
+
+    def to_json(self) -> list:
+        return [self.kind.value, self.display, list(self.d_model_param) if self.d_model_param else None]
+
+    @classmethod
+    def from_json(cls, raw: list) -> "ClassSummary":
+        return cls(Kind(raw[0]), raw[1], tuple(raw[2]) if raw[2] else None)

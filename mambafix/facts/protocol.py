@@ -1,0 +1,32 @@
+"""The face of a file's facts that the readers (`builds`, `uses`, `summaries`) use: they take
+it as a parameter, so they depend on this protocol and not on `file_facts`, which uses them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import libcst as cst
+
+from mambafix.facts.families import Families
+from mambafix.facts.kinds import ClassSummary
+from mambafix.facts.layers import InitInfo
+from mambafix.syntax.names import NameResolver
+
+
+class Facts(Protocol):
+    resolver: NameResolver
+    families: Families
+    index: dict[str, ClassSummary]
+    unresolved: set[str]
+
+    @property
+    def classes(self) -> dict[str, cst.ClassDef]: ...
+
+    @property
+    def functions(self) -> dict[str, cst.FunctionDef]: ...
+
+    def init_info(self, cls: cst.ClassDef) -> InitInfo: ...
+
+    def class_summary(self, name: str) -> ClassSummary | None: ...
+
+    def summary_for(self, func: cst.BaseExpression) -> ClassSummary | None: ...

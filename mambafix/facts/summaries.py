@@ -1,0 +1,69 @@
+"""How a class behaves when another class uses it as a layer: an unnormalized Mamba-family
+layer (a subclass or a thin wrapper), a normalized block, or neither. Summaries of one file's
+classes feed the project-wide index that resolves classes across files."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from mambafix.facts.builds import methods_of
+from mambafix.facts.kinds import ClassSummary, Kind
+from mambafix.facts.uses import called_self_attrs, forward_normalizes
+from mambafix.facts.protocol import Facts
+from mambafix.syntax.nodes import param_names
+
+# Packages whose classes are never a project's own wrapper: not worth a cross-file round.
+EXTERNAL_PACKAGES = ("torch", "mamba_ssm", "torchvision", "numpy", "math", "einops", "typing", "functools")
+
+
+def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
+    name = cls.name.value
+    base_names = [n for b in cls.bases for n in facts.resolver.candidates(b.value)]
+    methods = methods_of(cls)
+    forward = methods.get("forward")
+    init = methods.get("__init__")
+    if facts.families.layers.match_any(base_names):
+        normalizes = forward is not None and forward_normalizes(facts, cls, forward)
+        d_param: tuple[str, int] | None = ("d_model", 0)
+        if init is not None:
+            params = param_names(init)[1:]
+            d_param = (params[0], 0) if params else None
+        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param)
+    if forward is None:
+        return None
+    info = facts.init_info(cls)
+    called = called_self_attrs(forward)
+    mamba_attrs = [a for a in called if a in info.stacks and info.stacks[a].kind() == Kind.MAMBA]
+    if mamba_attrs:
+        normalizes = forward_normalizes(facts, cls, forward)
+        d_param = None
+        elements = info.stacks[mamba_attrs[0]].all_elements()
+        d_expr = next((e.d_model for e in elements if e.kind == Kind.MAMBA), None)
+        if isinstance(d_expr, cst.Name) and init is not None:
+            params = param_names(init)[1:]
+            if d_expr.value in params:
+                d_param = (d_expr.value, params.index(d_expr.value))
+        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param)
+    if forward_normalizes(facts, cls, forward) and any(
+        a in info.stacks and info.stacks[a].kind() == Kind.NORMALIZED for a in called
+    ):
+        return ClassSummary(Kind.NORMALIZED, name)
+    return None
+
+
+def lookup(facts: Facts, func: cst.BaseExpression) -> ClassSummary | None:
+    """The summary of the class a constructor call names: in this file, else in the index."""
+    if isinstance(func, cst.Name) and func.value in facts.classes and func.value not in facts.resolver.aliases:
+        return facts.class_summary(func.value)
+    qualified = facts.resolver.qualify(func)
+    if not qualified or "." not in qualified:
+        return None
+    if qualified in facts.index:
+        return facts.index[qualified]
+    # suffix match: "models.blocks.Wrap" against an index keyed by full dotted paths
+    for key, summary in facts.index.items():
+        if key.endswith("." + qualified) or qualified.endswith("." + key):
+            return summary
+    if qualified.split(".", 1)[0] not in EXTERNAL_PACKAGES:
+        facts.unresolved.add(qualified)
+    return None
