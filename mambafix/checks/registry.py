@@ -26,6 +26,7 @@ REGISTRY: dict[str, Entry] = {e.code: e for e in (
     Entry("MF001", "mambafix.checks.mf001_unnormalized_stack", needles.layer_names, class_index=True),
     Entry("MF002", "mambafix.checks.mf002_stack_without_residual", needles.layer_names, class_index=True),
     Entry("MF003", "mambafix.checks.mf003_debug_print", needles.markers),
+    Entry("MF004", "mambafix.checks.mf004_print_in_forward", (b"forward",)),
 )}
 
 
