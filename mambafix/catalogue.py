@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 REQUIRED_KEYS = ("code", "name", "enabled", "severity", "message", "summary", "what", "why", "example", "fix", "fix_safety")
 

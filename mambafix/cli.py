@@ -160,11 +160,15 @@ def apply(
     marker: MarkerOpt = None,
     layer_class: LayerOpt = None,
     no_prefilter: NoPrefilterOpt = False,
+    stdin_filename: StdinNameOpt = None,
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Rewrite what check finds: insert norms (and residuals), remove tagged debug prints.
+
+    `-` reads the source from standard input and prints the fixed source on standard output
+    (findings left without a fix go to standard error).
 
     Every byte that need not change is kept. Exit codes: 0 all fixed, 1 findings remain
     (or, with --diff / --exit-non-zero-on-fix, files would change / changed), 2 errors.
@@ -178,6 +182,10 @@ def apply(
     paths = paths or ["."]
     config = _config(paths, config_file, select, extend_select, ignore, marker, layer_class, no_prefilter)
     options = FixOptions(residual=residual, style=style.value, norm=norm.value)
+    if "-" in paths:
+        if paths != ["-"]:
+            _fail("'-' (standard input) cannot be mixed with paths")
+        _apply_stdin(config, options, stdin_filename or "<stdin>", diff)
     started = time.perf_counter()
     with progress_bar(wants_progress(sys.stderr, quiet), "fixing") as progress:
         report = apply_paths(paths, config, options, write=not diff, jobs=jobs, progress=progress)
@@ -207,6 +215,25 @@ def apply(
     if patched and not diff and smoke_after:
         _probe_after_apply(report, quiet)
     raise typer.Exit(report.exit_code(exit_non_zero_on_fix, diff))
+
+
+def _apply_stdin(config, options, name: str, diff: bool) -> None:
+    """`apply -`: the fixed source on stdout (or the diff with --diff), what is left on stderr."""
+    from mambafix.fix.apply import ApplyReport, fix_source
+
+    fix = fix_source(sys.stdin.buffer.read(), name, config, options)
+    report = ApplyReport(files=[fix])
+    if fix.error is not None:
+        typer.echo(f"{name}: error: {fix.error.message}", err=True)
+    elif diff:
+        sys.stdout.write(report.diff_text())
+    else:
+        sys.stdout.buffer.write(fix.fixed)
+        sys.stdout.flush()
+    for finding in fix.remaining:
+        typer.echo(f"{name}:{finding.line}:{finding.col}: {finding.code} {finding.message}"
+                   f"  (no automatic fix: {finding.fix_note})", err=True)
+    raise typer.Exit(report.exit_code(diff=diff))
 
 
 def _probe_after_apply(report, quiet: bool) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from mambafix._version import __version__
 from mambafix.catalogue import load_families, load_rules

@@ -229,3 +229,47 @@ def test_readme_rules_table_is_generated_from_rules():
     text = (ROOT / "README.md").read_text()
     start = text.index("<!-- rules-table -->\n") + len("<!-- rules-table -->\n")
     assert text[start:text.index("<!-- /rules-table -->")].strip() == rules_table_markdown().strip()
+
+
+def test_summary_counts_files_with_findings_and_files_checked():
+    result = invoke("check", str(EXAMPLE), "--statistics")
+    lines = result.stdout.splitlines()
+    checked = len(list(EXAMPLE.glob("*.py")))
+    with_findings = len({line.split(":")[0] for line in lines if " MF00" in line and line.startswith(str(EXAMPLE))})
+    assert lines[-1] == (f"Found 8 findings in {with_findings} files ({checked} files checked; "
+                         "8 fixable with `mambafix apply`).")
+    assert with_findings == 2 and checked == 4
+    assert "    2  MF001  unnormalized-mamba-stack  (in 1 file)" in lines
+    clean = invoke("check", str(EXAMPLE / "prenorm.py"))
+    assert clean.stdout.splitlines()[-1] == "No findings (1 file checked)."
+
+
+def test_apply_stdin_prints_the_fixed_source_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    src = (EXAMPLE / "s6.py").read_text()
+    result = invoke("apply", "-", "--stdin-filename", "pkg/s6.py", input=src)
+    assert result.exit_code == 0, result.output
+    assert "DEBUG]" not in result.stdout and "class S6" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+    fixed = subprocess.run([sys.executable, "-m", "mambafix", "apply", "-"], input=result.stdout.encode(),
+                           capture_output=True, cwd=tmp_path)
+    assert fixed.returncode == 0 and fixed.stdout.decode() == result.stdout  # nothing left to fix
+
+
+def test_apply_stdin_reports_what_it_cannot_fix_on_stderr():
+    src = (
+        "import torch.nn as nn\nfrom mamba_ssm import Mamba\n\n\nclass M(nn.Module):\n"
+        "    def __init__(self, cfg):\n        super().__init__()\n"
+        "        self.layers = nn.ModuleList([Mamba(cfg) for _ in range(3)])\n\n"
+        "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)[0]\n        return x\n"
+    )
+    done = subprocess.run([sys.executable, "-m", "mambafix", "apply", "-", "--stdin-filename", "m.py"],
+                          input=src.encode(), capture_output=True, cwd=ROOT)
+    assert done.returncode == 1
+    assert done.stdout.decode() == src  # unchanged source still comes back, whole
+    assert "m.py:11:9: MF001" in done.stderr.decode() and "no automatic fix" in done.stderr.decode()
+
+
+def test_apply_stdin_cannot_be_mixed_with_paths():
+    result = invoke("apply", "-", str(EXAMPLE), input="x = 1\n")
+    assert result.exit_code == 2

@@ -29,24 +29,33 @@ def render_text(report, statistics: bool = False, color: bool = False) -> str:
         counts = Counter(f.code for f in report.findings)
         rules = load_rules()
         lines.append("")
+        files = {code: len({f.path for f in report.findings if f.code == code}) for code in counts}
         for code, n in sorted(counts.items()):
-            lines.append(f"{n:5d}  {code}  {rules[code].name}")
+            lines.append(f"{n:5d}  {code}  {rules[code].name}  (in {_files(files[code])})")
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 
 
+def _files(n: int) -> str:
+    return f"{n} file{'s' if n != 1 else ''}"
+
+
 def summary_line(report) -> str:
+    """`Found 8 findings in 2 files (4 files checked; 8 fixable with `mambafix apply`).` or
+    `No findings (4 files checked).`: the files with findings, then the files checked."""
     n = len(report.findings)
-    fixable = sum(1 for f in report.findings if f.fixable)
-    parts = [f"Found {n} finding{'s' if n != 1 else ''}" if n else "No findings"]
-    parts.append(f"in {report.files_checked} file{'s' if report.files_checked != 1 else ''}")
-    text = " ".join(parts)
+    checked = f"{_files(report.files_checked)} checked"
     if n:
-        text += f" ({fixable} fixable with `mambafix apply`)"
+        fixable = sum(1 for f in report.findings if f.fixable)
+        with_findings = len({f.path for f in report.findings})
+        text = (f"Found {n} finding{'s' if n != 1 else ''} in {_files(with_findings)} "
+                f"({checked}; {fixable} fixable with `mambafix apply`)")
+    else:
+        text = f"No findings ({checked})"
     if report.errors:
         text += f"; {len(report.errors)} file error{'s' if len(report.errors) != 1 else ''}"
     if report.skipped:
-        text += f"; {len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''} skipped"
+        text += f"; {_files(len(report.skipped))} skipped"
     return text + "."
 
 
