@@ -127,7 +127,8 @@ def check(
         sys.stdout.write(text)
     if verbose:
         typer.echo(
-            f"checked {report.files_checked} files: {report.files_parsed} parsed, {report.files_cached} from cache, "
+            f"checked {report.files_checked} files: {report.files_parsed} parsed "
+            f"(+{report.files_reread} read again in cross-file rounds), {report.files_cached} from cache, "
             f"{report.files_checked - report.files_parsed - report.files_cached} skipped by the prefilter, in {elapsed:.3f} s",
             err=True,
         )

@@ -230,3 +230,34 @@ def test_smoke_path_finds_a_wrapper_defined_in_another_file(tmp_path):
     assert [(Path(f.path).name, f.code) for f in report.findings] == [("enc.py", "MF001")]
     jobs = resolve_jobs([str(pkg)], config, {})
     assert [j.target for j in jobs] == [f"{pkg / 'enc.py'}:Encoder"]
+
+
+@pytest.mark.parametrize("names_mamba", [False, True])
+def test_a_warm_run_over_an_unchanged_tree_parses_no_file(tmp_path, monkeypatch, names_mamba):
+    """Cross-file rounds are cached by content and by the class index they read."""
+    from mambafix.config import load_config
+    from mambafix.engine.project import check_paths
+
+    monkeypatch.setenv("MAMBAFIX_CACHE_DIR", str(tmp_path / "cache"))
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "wrap.py").write_text("import torch.nn as nn\nfrom mamba_ssm import Mamba\n\n\nclass Mixer(nn.Module):\n"
+                                 "    def __init__(self, d):\n        super().__init__()\n        self.ssm = Mamba(d)\n\n"
+                                 "    def forward(self, x):\n        return self.ssm(x)\n")
+    comment = "# a stack of Mamba mixers\n" if names_mamba else ""
+    (pkg / "enc.py").write_text(comment + "import torch.nn as nn\nfrom pkg.wrap import Mixer\n\n\nclass Enc(nn.Module):\n"
+                                "    def __init__(self, d):\n        super().__init__()\n"
+                                "        self.mixers = nn.ModuleList([Mixer(d) for _ in range(3)])\n\n"
+                                "    def forward(self, x):\n        for m in self.mixers:\n            x = m(x)\n        return x\n")
+    config = load_config([tmp_path])
+    cold = check_paths([pkg], config, jobs=1)
+    # without the word Mamba the prefilter passes enc.py over and only the round reads it;
+    # with it, enc.py is read once alone, then again with the index
+    assert (cold.files_parsed, cold.files_reread, len(cold.findings)) == (2, int(names_mamba), 1)
+    warm = check_paths([pkg], config, jobs=1)
+    assert (warm.files_parsed, warm.files_reread, warm.files_cached) == (0, 0, 2)
+    assert warm.findings == cold.findings
+    (pkg / "enc.py").write_text((pkg / "enc.py").read_text().replace("range(3)", "range(5)"))
+    edited = check_paths([pkg], config, jobs=1)
+    assert (edited.files_parsed, edited.files_reread, edited.files_cached) == (1, int(names_mamba), 1)
+    assert "5 Mixer layers" in edited.findings[0].message

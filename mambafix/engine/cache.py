@@ -1,6 +1,7 @@
 """A content-keyed result cache: a re-run parses only files whose bytes changed.
 
-Key: sha256 of (path, bytes); the store is one JSON file per (tool version, effective
+Key: sha256 of (path, bytes), and for a file read again in a cross-file round, of the
+class index it was read with (so a warm run over an unchanged tree parses nothing); the store is one JSON file per (tool version, effective
 config), so a change of either starts a fresh store. Written atomically; a corrupt or
 unreadable store is ignored, never fatal.
 """
@@ -46,11 +47,14 @@ class ResultCache:
         return cls(file, entries)
 
     @staticmethod
-    def key(data: bytes, path: str) -> str:
-        return hashlib.sha256(path.encode("utf-8", "surrogateescape") + b"\0" + data).hexdigest()
+    def key(data: bytes, path: str, variant: str = "") -> str:
+        """The entry of a file's bytes at a path; `variant` names what else the result depends
+        on (the digest of the cross-file index a round read it with)."""
+        head = path.encode("utf-8", "surrogateescape") + b"\0" + variant.encode() + b"\0"
+        return hashlib.sha256(head + data).hexdigest()
 
-    def get(self, data: bytes, path: str):
-        key = self.key(data, path)
+    def get(self, data: bytes, path: str, variant: str = ""):
+        key = self.key(data, path, variant)
         raw = self.entries.get(key)
         if raw is None:
             return None
@@ -66,8 +70,8 @@ class ResultCache:
         self.used.add(key)
         return result
 
-    def store(self, data: bytes, path: str, result) -> None:
-        key = self.key(data, path)
+    def store(self, data: bytes, path: str, result, variant: str = "") -> None:
+        key = self.key(data, path, variant)
         self.entries[key] = {
             "findings": [f.to_dict() for f in result.findings],
             "summaries": {k: v.to_json() for k, v in result.summaries.items()},

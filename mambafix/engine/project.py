@@ -8,6 +8,9 @@ rounds as check.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from mambafix.report.findings import FileError, Report
 from mambafix.source import SourceError, read_bytes
 
 MAX_ROUNDS = 3  # cross-file rounds: a wrapper of a wrapper of a wrapper, at most
+_IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Prefilter:
@@ -145,20 +149,26 @@ def _analyze(sources: list[tuple[str, bytes]], config: Config, report: Report, *
         report.files_parsed += 1
         if store is not None and result.error is None:
             store.store(sources[i][1], sources[i][0], result)
-    _cross_file_rounds(sources, results, config, report, prefilter, jobs, progress)
+    _cross_file_rounds(sources, results, config, report, prefilter, jobs, progress, store)
     if store is not None:
         store.save()
     return results
 
 
+def index_digest(index: dict[str, ClassSummary]) -> str:
+    payload = json.dumps(sorted((k, v.to_json()) for k, v in index.items()))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, report: Report,
-                       prefilter: Prefilter, jobs: int | None, progress) -> None:
+                       prefilter: Prefilter, jobs: int | None, progress, store=None) -> None:
     """Classes in one file that act as Mamba layers or normalized blocks, used in another: read
     the files that use them again with the project-wide index, until nothing new is learnt."""
     index_codes = class_index_codes() & prefilter.codes
     index: dict[str, ClassSummary] = {}
     for result in results.values():
         index.update(result.summaries)
+    words: dict[int, frozenset[bytes]] = {}  # the identifiers of each file no check wanted
     for _ in range(MAX_ROUNDS):
         if not index or not index_codes:
             return
@@ -168,17 +178,35 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
             result = results.get(i)
             if result is not None and result.error is None and _resolves(result.unresolved, index):
                 redo.append(i)
-            elif result is None and any(n in data for n in names):
-                redo.append(i)
+            elif result is None:
+                if i not in words:
+                    words[i] = frozenset(_IDENTIFIER.findall(data))
+                if not names.isdisjoint(words[i]):
+                    redo.append(i)
         if not redo:
             return
+        variant = index_digest(index)
+        again: dict[int, FileResult] = {}
+        for i in redo:
+            cached = store.get(sources[i][1], sources[i][0], variant) if store is not None else None
+            if cached is not None:
+                again[i] = cached
+                report.files_cached += i not in results
+        todo = [i for i in redo if i not in again]
         if progress is not None:
-            progress(add_total=len(redo))
-        tasks = [(*sources[i], dict(index), prefilter.wanted(sources[i][1]) | index_codes) for i in redo]
-        changed = False
-        for i, result in zip(redo, run_tasks(tasks, config, jobs, progress)):
-            if i not in results:
+            progress(add_total=len(todo))
+        tasks = [(*sources[i], dict(index), prefilter.wanted(sources[i][1]) | index_codes) for i in todo]
+        for i, result in zip(todo, run_tasks(tasks, config, jobs, progress)):
+            again[i] = result
+            if i in results:
+                report.files_reread += 1
+            else:
                 report.files_parsed += 1
+            if store is not None and result.error is None:
+                store.store(sources[i][1], sources[i][0], result, variant)
+        changed = False
+        for i in redo:
+            result = again[i]
             results[i] = result
             new = {k: v for k, v in result.summaries.items() if k not in index}
             if new:

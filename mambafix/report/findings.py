@@ -39,6 +39,7 @@ class Report:
     files_checked: int = 0
     files_parsed: int = 0
     files_cached: int = 0
+    files_reread: int = 0  # parsed again in a cross-file round, with the class index
 
     def exit_code(self, exit_zero: bool = False) -> int:
         if self.errors:
