@@ -200,7 +200,7 @@ def apply(
             verb = "would fix" if diff else "fixed"
             typer.echo(f"{fix.path}: {verb}: " + "; ".join(fix.changes), err=diff)
     for finding in report.remaining:
-        typer.echo(f"{finding.path}:{finding.line}:{finding.col}: {finding.code} {finding.message}"
+        typer.echo(f"{finding.where}: {finding.code} {finding.message}"
                    f"  (no automatic fix: {finding.fix_note})", err=diff)
     for error in [*report.errors, *(f.error for f in report.files if f.error)]:
         typer.echo(f"{error.path}: error: {error.message}", err=True)
@@ -232,7 +232,7 @@ def _apply_stdin(config, options, name: str, diff: bool) -> None:
         sys.stdout.buffer.write(fix.fixed)
         sys.stdout.flush()
     for finding in fix.remaining:
-        typer.echo(f"{name}:{finding.line}:{finding.col}: {finding.code} {finding.message}"
+        typer.echo(f"{finding.where}: {finding.code} {finding.message}"
                    f"  (no automatic fix: {finding.fix_note})", err=True)
     raise typer.Exit(report.exit_code(diff=diff))
 

@@ -27,6 +27,7 @@ DEFAULT_EXCLUDE = (
 )
 
 
+DEFAULT_INCLUDE = ("*.py", "*.ipynb")  # file names a folder walk reads
 DEFAULT_MAX_FILE_SIZE = 5_000_000  # bytes; a larger .py is generated data, not a model
 
 
@@ -50,6 +51,7 @@ class Config:
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = DEFAULT_INCLUDE
     respect_gitignore: bool = True
     prefilter: bool = True
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
@@ -69,9 +71,14 @@ class Config:
                 codes |= ignored
         return frozenset(codes)
 
-    def layer_class_names(self) -> set[str]:
-        """Last components of the layer classes: the prefilter's needles."""
-        return {name.rsplit(".", 1)[-1] for name in self.layer_classes}
+    @property
+    def include_suffixes(self) -> tuple[str, ...]:
+        """The include patterns of the form `*.ext`, as suffixes (the fast test)."""
+        return tuple(p[1:] for p in self.include if p.startswith("*.") and not any(c in p[2:] for c in "*?["))
+
+    def includes(self, name: str) -> bool:
+        """Whether a file name matches an include pattern other than `*.ext`."""
+        return any(fnmatch.fnmatch(name, p) for p in self.include if p[1:] not in self.include_suffixes)
 
 
 def _jsonable(value):
@@ -157,8 +164,9 @@ _LIST_EXTENSIONS = {
     "extra-markers": "markers",
     "extra-print-functions": "print_functions",
     "extend-exclude": "extend_exclude",
+    "extend-include": "include",
 }
-_LIST_REPLACEMENTS = {"markers": "markers", "exclude": "exclude"}
+_LIST_REPLACEMENTS = {"markers": "markers", "exclude": "exclude", "include": "include"}
 KNOWN_KEYS = frozenset(
     {"select", "ignore", "extend-select", "per-file-ignores", "respect-gitignore", "max-file-size", "smoke"}
     | set(_LIST_EXTENSIONS)

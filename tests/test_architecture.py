@@ -261,3 +261,21 @@ def test_a_warm_run_over_an_unchanged_tree_parses_no_file(tmp_path, monkeypatch,
     edited = check_paths([pkg], config, jobs=1)
     assert (edited.files_parsed, edited.files_reread, edited.files_cached) == (1, int(names_mamba), 1)
     assert "5 Mixer layers" in edited.findings[0].message
+
+
+@pytest.mark.parametrize("wrapper", ["Mixer", "ssm_block"])
+def test_a_file_that_only_names_a_wrapper_is_read_in_a_round(tmp_path, wrapper):
+    """Files the prefilter passed over are matched to the class index by their identifiers
+    (capitalised ones only while every indexed class name is capitalised)."""
+    from mambafix.config import load_config
+    from mambafix.engine.project import check_paths
+
+    (tmp_path / "wrap.py").write_text(f"import torch.nn as nn\nfrom mamba_ssm import Mamba\n\n\nclass {wrapper}(nn.Module):\n"
+                                      "    def __init__(self, d):\n        super().__init__()\n        self.ssm = Mamba(d)\n\n"
+                                      "    def forward(self, x):\n        return self.ssm(x)\n")
+    (tmp_path / "enc.py").write_text(f"import torch.nn as nn\nfrom wrap import {wrapper}\n\n\nclass Enc(nn.Module):\n"
+                                     "    def __init__(self, d):\n        super().__init__()\n"
+                                     f"        self.blocks = nn.ModuleList([{wrapper}(d) for _ in range(2)])\n\n"
+                                     "    def forward(self, x):\n        for b in self.blocks:\n            x = b(x)\n        return x\n")
+    report = check_paths([tmp_path], load_config([tmp_path]), cache=False)
+    assert [(f.path.endswith("enc.py"), f.code) for f in report.findings] == [(True, "MF001")]

@@ -107,7 +107,7 @@ def _walk(top: Path, config, excluded, result: Discovery, seen: set) -> None:
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            if not is_dir and not name.endswith(".py"):
+            if not is_dir and not name.endswith(config.include_suffixes) and not config.includes(name):
                 continue
             path = entry.path
             rel = path[len(top_text):] if path.startswith(top_text) else name

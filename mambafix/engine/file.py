@@ -7,7 +7,7 @@ diagnostic (its nodes and its fix).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import libcst as cst
@@ -18,6 +18,7 @@ from mambafix.checks.registry import REGISTRY, load_check
 from mambafix.config import Config, load_config
 from mambafix.engine.results import FileResult
 from mambafix.facts.file_facts import FileFacts
+from mambafix.notebook import Notebook, NotebookError, is_notebook, load, locate
 from mambafix.report.findings import FileError, Finding
 from mambafix.source import SourceError, decode
 from mambafix.syntax.positions import statement_positions
@@ -101,6 +102,24 @@ def analyze_module(data: bytes, path: str, config: Config, index: dict | None = 
     return FileAnalysis(module, facts, reported)
 
 
+def python_source(data: bytes, path: str) -> tuple[bytes, Notebook | None]:
+    """The Python to analyse: the file itself, or a notebook's code cells joined."""
+    if is_notebook(path):
+        nb = load(data)
+        return nb.source.encode("utf-8"), nb
+    return data, None
+
+
+def in_cells(findings: list[Finding], source: bytes) -> list[Finding]:
+    """Findings on a notebook's joined source, placed in their cells."""
+    text = source.decode("utf-8")
+    out = []
+    for finding in findings:
+        cell, line = locate(text, finding.line)
+        out.append(replace(finding, cell=cell, line=line))
+    return out
+
+
 def check_source(source: bytes | str, path: str = "<stdin>", config: Config | None = None,
                  index: dict | None = None) -> list[Finding]:
     """Findings for one in-memory source. Raises SourceError / ParserSyntaxError on bad input."""
@@ -112,7 +131,7 @@ def check_source(source: bytes | str, path: str = "<stdin>", config: Config | No
 def parse_error_message(exc: Exception) -> str:
     if isinstance(exc, cst.ParserSyntaxError):
         return f"cannot parse: {exc.message} (line {exc.raw_line}, column {exc.raw_column + 1})"
-    if isinstance(exc, SourceError):
+    if isinstance(exc, (SourceError, NotebookError)):
         return str(exc)
     if isinstance(exc, RecursionError):
         return "cannot parse: nesting too deep"
@@ -125,8 +144,9 @@ def parse_error_message(exc: Exception) -> str:
 def analyze_file(path: str, data: bytes, config: Config, index: dict | None, codes: frozenset[str]) -> FileResult:
     result = FileResult(parsed=True)
     try:
-        analysis = analyze_module(data, path, config, index, codes)
-        result.findings = analysis.findings
+        source, nb = python_source(data, path)
+        analysis = analyze_module(source, path, config, index, codes)
+        result.findings = in_cells(analysis.findings, source) if nb is not None else analysis.findings
         result.stack_classes = list(dict.fromkeys(d.owner_class for d, _ in analysis.reported if d.owner_class))
         if codes & {code for code, entry in REGISTRY.items() if entry.class_index}:
             result.summaries = analysis.facts.summaries()

@@ -24,6 +24,7 @@ from mambafix.source import SourceError, read_bytes
 
 MAX_ROUNDS = 3  # cross-file rounds: a wrapper of a wrapper of a wrapper, at most
 _IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_CAPITALIZED = re.compile(rb"\b[A-Z][A-Za-z0-9_]*")  # class names, as a rule: fewer to collect
 
 
 class Prefilter:
@@ -101,7 +102,7 @@ def check_paths(paths: list[str | Path], config: Config | None = None, *, cache:
         report.findings.extend(result.findings)
         if result.error is not None:
             report.errors.append(result.error)
-    report.findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
+    report.findings.sort(key=lambda f: (f.path, f.cell or 0, f.line, f.col, f.code))
     report.errors.sort(key=lambda e: e.path)
     return report
 
@@ -169,10 +170,14 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
     for result in results.values():
         index.update(result.summaries)
     words: dict[int, frozenset[bytes]] = {}  # the identifiers of each file no check wanted
+    pattern = None
     for _ in range(MAX_ROUNDS):
         if not index or not index_codes:
             return
         names = {k.rsplit(".", 1)[-1].encode() for k in index}
+        wanted = _CAPITALIZED if all(n[:1].isupper() for n in names) else _IDENTIFIER
+        if wanted is not pattern:
+            words, pattern = {}, wanted
         redo = []
         for i, (_, data) in enumerate(sources):
             result = results.get(i)
@@ -180,7 +185,7 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
                 redo.append(i)
             elif result is None:
                 if i not in words:
-                    words[i] = frozenset(_IDENTIFIER.findall(data))
+                    words[i] = frozenset(pattern.findall(data))
                 if not names.isdisjoint(words[i]):
                     redo.append(i)
         if not redo:

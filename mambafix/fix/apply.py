@@ -8,7 +8,8 @@ from pathlib import Path
 
 from mambafix.checks.base import FixContext, FixOptions
 from mambafix.config import Config, load_config
-from mambafix.engine.file import FileAnalysis, analyze_module, parse_error_message
+from mambafix.engine.file import FileAnalysis, analyze_module, in_cells, parse_error_message, python_source
+from mambafix.notebook import rebuild
 from mambafix.fix.executor import FixTransformer
 from mambafix.report.findings import FileError, Finding
 from mambafix.source import SourceError, atomic_write, decode, remove_stale_temp_files
@@ -102,43 +103,56 @@ def plan_fixes(analysis: FileAnalysis, options: FixOptions) -> tuple[EditPlan, l
 
 
 def fix_source(data: bytes, path: str, config: Config, options: FixOptions = FixOptions(), index=None) -> FileFix:
-    """Fix one file's bytes in memory. Never raises for bad input: errors land in FileFix.error."""
+    """Fix one file's bytes in memory (a notebook: its code cells). Never raises for bad input:
+    errors land in FileFix.error."""
     config = effective_config(config, options)
     result = FileFix(path, data, data)
-    pure = Family(config.pure_calls)
-    current = data
     try:
-        for attempt in range(MAX_PASSES):
-            analysis = analyze_module(current, path, config, index)
-            result.remaining = [f for f in analysis.findings if not f.fixable]
-            fixable = any(d.fix is not None for d, _ in analysis.reported)
-            if attempt == 0 and (fixable or not config.prefilter):
-                _check_round_trip(analysis.module, current)
-            if not fixable:
-                break
-            plan, declined, patched = plan_fixes(analysis, options)
-            result.remaining += declined
-            new_bytes = analysis.module.visit(FixTransformer(plan, pure, analysis.facts.resolver)).bytes
-            try:
-                compile(decode(new_bytes), path, "exec", dont_inherit=True)
-            except SyntaxError as exc:
-                result.error = FileError(path, f"internal error: the fix produced invalid code ({exc.msg}, line {exc.lineno}); file left unchanged")
-                result.fixed = data
-                return result
-            result.patched_classes.extend(patched)
-            result.changes.extend(plan.changes)
-            if new_bytes == current:
-                break
-            current = new_bytes
-        else:
-            result.remaining = analyze_module(current, path, config, index).findings
+        source, nb = python_source(data, path)
+        fixed = _fix_python(source, path, config, options, index, result)
+        if result.error is not None:
+            return result
+        if nb is not None:
+            result.remaining = in_cells(result.remaining, fixed)
+            fixed = rebuild(nb, fixed.decode("utf-8")) if fixed != source else data
     except Exception as exc:  # noqa: BLE001 - a per-file error, never a crash
         result.error = FileError(path, parse_error_message(exc))
         result.fixed = data
         return result
-    result.fixed = current
+    result.fixed = fixed
     result.patched_classes = list(dict.fromkeys(result.patched_classes))
     return result
+
+
+def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, index, result: FileFix) -> bytes:
+    """Fix passes over Python source until nothing changes; the fixed bytes (the input where a
+    fix would not compile, with result.error set)."""
+    pure = Family(config.pure_calls)
+    current = data
+    for attempt in range(MAX_PASSES):
+        analysis = analyze_module(current, path, config, index)
+        result.remaining = [f for f in analysis.findings if not f.fixable]
+        fixable = any(d.fix is not None for d, _ in analysis.reported)
+        if attempt == 0 and (fixable or not config.prefilter):
+            _check_round_trip(analysis.module, current)
+        if not fixable:
+            break
+        plan, declined, patched = plan_fixes(analysis, options)
+        result.remaining += declined
+        new_bytes = analysis.module.visit(FixTransformer(plan, pure, analysis.facts.resolver)).bytes
+        try:
+            compile(decode(new_bytes), path, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            result.error = FileError(path, f"internal error: the fix produced invalid code ({exc.msg}, line {exc.lineno}); file left unchanged")
+            return data
+        result.patched_classes.extend(patched)
+        result.changes.extend(plan.changes)
+        if new_bytes == current:
+            break
+        current = new_bytes
+    else:
+        result.remaining = analyze_module(current, path, config, index).findings
+    return current
 
 
 def _check_round_trip(module, data: bytes) -> None:

@@ -20,9 +20,20 @@ class Finding:
     message: str
     fixable: bool
     fix_note: str | None = None
+    cell: int | None = None  # in a notebook: the cell (from 1); line and col are within it
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """As JSON: `cell` only for a finding in a notebook (schema 1 only ever adds keys)."""
+        out = asdict(self)
+        if self.cell is None:
+            del out["cell"]
+        return out
+
+    @property
+    def where(self) -> str:
+        """`path:line:col`, or `path:cell N:line:col` in a notebook."""
+        cell = f"cell {self.cell}:" if self.cell is not None else ""
+        return f"{self.path}:{cell}{self.line}:{self.col}"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def render_text(report, statistics: bool = False, color: bool = False) -> str:
     lines = []
     for f in report.findings:
         suffix = "" if f.fixable else paint(f"  (no automatic fix: {f.fix_note})", "dim", color)
-        lines.append(f"{paint(f'{f.path}:{f.line}:{f.col}:', 'path', color)} {paint(f.code, 'code', color)} {f.message}{suffix}")
+        lines.append(f"{paint(f.where + ':', 'path', color)} {paint(f.code, 'code', color)} {f.message}{suffix}")
     for e in report.errors:
         lines.append(f"{paint(e.path + ':', 'path', color)} {paint('error:', 'error', color)} {e.message}")
     for e in report.skipped:
@@ -116,7 +116,8 @@ def render_sarif(report) -> str:
                     "region": {"startLine": f.line, "startColumn": f.col},
                 }
             }],
-            "properties": {"fixable": f.fixable, **({"fixNote": f.fix_note} if f.fix_note else {})},
+            "properties": {"fixable": f.fixable, **({"fixNote": f.fix_note} if f.fix_note else {}),
+                           **({"cell": f.cell} if f.cell is not None else {})},
         }
         for f in report.findings
     ]
@@ -160,7 +161,7 @@ def render_github(report) -> str:
         level = "error" if f.severity == "error" else "warning"
         lines.append(
             f"::{level} title={_gh_escape('mambafix ' + f.code, True)},file={_gh_escape(f.path, True)},"
-            f"line={f.line},col={f.col}::{_gh_escape(f.code + ' ' + f.message)}"
+            f"line={f.line},col={f.col}::{_gh_escape(('' if f.cell is None else f'cell {f.cell}: ') + f.code + ' ' + f.message)}"
         )
     for e in report.errors:
         lines.append(f"::error title=mambafix error,file={_gh_escape(e.path, True)}::{_gh_escape(e.message)}")
