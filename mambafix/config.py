@@ -45,6 +45,7 @@ class Config:
     apply_wrappers: tuple[str, ...]
     module_list_classes: tuple[str, ...]
     sequential_classes: tuple[str, ...]
+    ssm_signatures: tuple[tuple[str, ...], ...]
     markers: tuple[str, ...]
     print_functions: tuple[str, ...]
     pure_calls: tuple[str, ...]
@@ -114,6 +115,7 @@ def default_config() -> Config:
         apply_wrappers=tuple(families["apply_wrappers"]),
         module_list_classes=tuple(families["module_list_classes"]),
         sequential_classes=tuple(families["sequential_classes"]),
+        ssm_signatures=tuple(tuple(sig) for sig in families["ssm_signatures"]),
         markers=tuple(data["markers"]),
         print_functions=tuple(data["print_functions"]),
         pure_calls=tuple(data["pure_calls"]),

@@ -11,7 +11,7 @@ from mambafix.facts.uses import StackUse
 
 
 def stack_fields(use: StackUse) -> tuple[tuple[str, str], ...]:
-    return (("owner", use.owner), ("count", use.count_text), ("kind", use.kind))
+    return (("owner", use.owner), ("count", use.count_text), ("kind", use.kind), ("note", use.note))
 
 
 class UnnormalizedStack:

@@ -14,8 +14,10 @@ def minimal(needles) -> tuple[bytes, ...]:
 
 
 def layer_names(config) -> tuple[bytes, ...]:
-    """The last component of every Mamba-family layer class."""
-    return minimal(n.rsplit(".", 1)[-1].encode() for n in config.layer_classes)
+    """The last component of every Mamba-family layer class, and the attribute every SSM
+    signature starts with (`A_log`: a home-made selective SSM names no Mamba class)."""
+    names = [n.rsplit(".", 1)[-1] for n in config.layer_classes] + [sig[0] for sig in config.ssm_signatures if sig]
+    return minimal(n.encode() for n in names)
 
 
 def markers(config) -> tuple[bytes, ...]:

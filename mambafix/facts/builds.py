@@ -61,7 +61,8 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         return Element(Kind.NORMALIZED) if Kind.NORMALIZED in kinds else OTHER
     matched = fam.layers.match_any(names)
     if matched:
-        return Element(Kind.MAMBA, matched.rsplit(".", 1)[-1], expr, call_arg(expr, ("d_model", "dim"), 0))
+        return Element(Kind.MAMBA, matched.rsplit(".", 1)[-1], expr, call_arg(expr, ("d_model", "dim"), 0),
+                       _other_bindings(facts, names, matched))
     if fam.norm_classes.match_any(names):
         return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr)
     if fam.normalized_blocks.match_any(names):
@@ -73,6 +74,20 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
             d_model = call_arg(expr, (summary.d_model_param[0],), summary.d_model_param[1])
         return Element(summary.kind, summary.display, expr, d_model)
     return OTHER
+
+
+def _other_bindings(facts: Facts, names: list[str], matched: str) -> str:
+    """` (mamba_ssm.Mamba; the fallback pkg.ssm.Mamba normalizes inside)` where the name also
+    stands for other classes; empty where it stands for one."""
+    others = [n for n in names if n != matched and not facts.families.layers.match(n)]
+    if not others:
+        return ""
+    parts = []
+    for other in others:
+        summary = facts.summary_by_name(other)
+        inside = " normalizes inside" if summary is not None and summary.kind == Kind.NORMALIZED else ""
+        parts.append(f"the fallback {other}{inside}")
+    return f" ({matched}; {'; '.join(parts)})"
 
 
 def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents | None:

@@ -14,3 +14,8 @@ class Families:
         self.apply_wrappers = Family(config.apply_wrappers)
         self.module_lists = Family(config.module_list_classes)
         self.sequentials = Family(config.sequential_classes)
+        self.ssm_signatures = tuple(frozenset(sig) for sig in config.ssm_signatures)
+
+    def is_ssm(self, attrs: set[str]) -> bool:
+        """Whether a class that assigns these attributes is a selective SSM by its signature."""
+        return any(sig <= attrs for sig in self.ssm_signatures)

@@ -82,6 +82,9 @@ class FileFacts:
     def summary_for(self, func: cst.BaseExpression) -> ClassSummary | None:
         return summaries.lookup(self, func)
 
+    def summary_by_name(self, qualified: str) -> ClassSummary | None:
+        return summaries.by_name(self, qualified)
+
     def stack_uses(self, cls: cst.ClassDef) -> list[uses.StackUse]:
         """Every stack the class's methods apply in sequence."""
         key = id(cls)

@@ -18,6 +18,7 @@ class Element:
     display: str = ""
     ctor: cst.Call | None = None
     d_model: cst.BaseExpression | None = None
+    note: str = ""  # what else the constructor's name stands for (a try/except fallback)
 
 
 OTHER = Element(Kind.OTHER)
@@ -97,6 +98,9 @@ class Stack:
     def display(self) -> str:
         names = [e.display for e in self.all_elements() if e.kind == Kind.MAMBA]
         return names[0] if names else "Mamba"
+
+    def note(self) -> str:
+        return next((e.note for e in self.all_elements() if e.kind == Kind.MAMBA and e.note), "")
 
     def uniform_d_model(self) -> cst.BaseExpression | None:
         exprs = [e.d_model for e in self.all_elements() if e.kind == Kind.MAMBA]

@@ -32,6 +32,10 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     if forward is None:
         return None
     info = facts.init_info(cls)
+    if facts.families.is_ssm(info.attr_names):  # a home-made or vendored selective SSM
+        params = param_names(init)[1:] if init is not None else []
+        normalizes = forward_normalizes(facts, cls, forward)
+        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, (params[0], 0) if params else None)
     called = called_self_attrs(forward)
     mamba_attrs = [a for a in called if a in info.stacks and info.stacks[a].kind() == Kind.MAMBA]
     if mamba_attrs:
@@ -55,7 +59,12 @@ def lookup(facts: Facts, func: cst.BaseExpression) -> ClassSummary | None:
     """The summary of the class a constructor call names: in this file, else in the index."""
     if isinstance(func, cst.Name) and func.value in facts.classes and func.value not in facts.resolver.aliases:
         return facts.class_summary(func.value)
-    qualified = facts.resolver.qualify(func)
+    return by_name(facts, facts.resolver.qualify(func))
+
+
+def by_name(facts: Facts, qualified: str | None) -> ClassSummary | None:
+    """The index's summary of a class by qualified name; one the index does not know is noted
+    in `unresolved` (a cross-file round may know it)."""
     if not qualified or "." not in qualified:
         return None
     if qualified in facts.index:

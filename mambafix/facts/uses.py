@@ -86,6 +86,10 @@ class StackUse:
     def kind(self) -> str:
         return self.stacks[0].display()
 
+    @property
+    def note(self) -> str:
+        return self.stacks[0].note()
+
 
 def forward_normalizes(facts: Facts, cls: cst.ClassDef, forward: cst.FunctionDef) -> bool:
     flow = ClassFlow(facts, cls)

@@ -27,19 +27,31 @@ def _module_text(node: cst.BaseExpression | None) -> str:
 
 
 class NameResolver:
+    """Which qualified names each local name stands for. A name imported in several places
+    (try/except fallbacks, if/else on the platform, later re-imports) stands for all of them:
+    `bindings` keeps every one, `aliases` the last (the one `qualify` gives)."""
+
     def __init__(self, package: str = "") -> None:
         self.package = package  # dotted package of the file, for relative imports
         self.aliases: dict[str, str] = {}
+        self.bindings: dict[str, list[str]] = {}
         self.star_modules: list[str] = []
+
+    def _bind(self, local: str, full: str, replace: bool = True) -> None:
+        if replace or local not in self.aliases:
+            self.aliases[local] = full
+        known = self.bindings.setdefault(local, [])
+        if full not in known:
+            known.append(full)
 
     def add_import(self, node: cst.Import) -> None:
         for alias in node.names:
             full = dotted(alias.name) or ""
             if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.aliases[alias.asname.name.value] = full
+                self._bind(alias.asname.name.value, full)
             else:
                 top = full.split(".", 1)[0]
-                self.aliases.setdefault(top, top)
+                self._bind(top, top, replace=False)
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
         module = _module_text(node.module)
@@ -54,7 +66,7 @@ class NameResolver:
         for alias in node.names:
             name = dotted(alias.name) or ""
             local = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else name
-            self.aliases[local] = f"{module}.{name}" if module else name
+            self._bind(local, f"{module}.{name}" if module else name)
 
     def qualify(self, expr: cst.BaseExpression) -> str | None:
         text = dotted(expr)
@@ -70,11 +82,17 @@ class NameResolver:
         return f"{base}.{rest}" if rest else base
 
     def candidates(self, expr: cst.BaseExpression) -> list[str]:
-        """The qualified name, plus what a star import could make of a bare name."""
+        """Every qualified name the expression can stand for: the last binding first, then the
+        others (a try/except fallback), plus what a star import could make of a bare name."""
         q = self.qualify(expr)
         if q is None:
             return []
         out = [q]
+        head, _, rest = (dotted(expr) or "").partition(".")
+        for base in reversed(self.bindings.get(head, ())):
+            name = f"{base}.{rest}" if rest else base
+            if name not in out:
+                out.append(name)
         if isinstance(expr, cst.Name) and expr.value not in self.aliases:
             out.extend(f"{m}.{expr.value}" for m in self.star_modules)
         return out

@@ -1,0 +1,206 @@
+"""Reproductions of stacking patterns seen in public Mamba repositories, written for this
+project in our own words (no code copied); each names the repository and path it models.
+
+scipi1/proT, proT/baseline/s6/s6_wrapper.py at 2894a5d (the seed's own bug): `Mamba` is
+imported from mamba_ssm inside try, and from the repository's pure-PyTorch fallback in the
+except branch; the fallback wraps its mixer as x + ssm(norm(x)), the kernel class does not.
+Two stacks (forward and backward over a flipped sequence) of layers with only dropout between
+them. The authors' fix (eaf9a1e) zips a ModuleList of LayerNorms with each stack.
+"""
+
+import shutil
+
+import pytest
+
+from conftest import dedent
+from mambafix.checks.base import FixOptions
+from mambafix.config import load_config
+from mambafix.engine.project import check_paths
+from mambafix.fix.apply import apply_paths
+
+FALLBACK = dedent('''
+    import torch
+    import torch.nn as nn
+
+
+    class Mamba(nn.Module):
+        """Pure-PyTorch stand-in for mamba_ssm.Mamba, as a pre-norm residual block."""
+
+        def __init__(self, d_model, d_state=16, d_conv=4, expand=2):
+            super().__init__()
+            self.norm = nn.LayerNorm(d_model)
+            self.in_proj = nn.Linear(d_model, 2 * expand * d_model)
+            self.A_log = nn.Parameter(torch.zeros(expand * d_model, d_state))
+            self.D = nn.Parameter(torch.ones(expand * d_model))
+            self.out_proj = nn.Linear(expand * d_model, d_model)
+
+        def forward(self, x):
+            return x + self.out_proj(self.in_proj(self.norm(x)).chunk(2, dim=-1)[0])
+''')
+
+WRAPPER = dedent('''
+    import warnings
+
+    import torch
+    import torch.nn as nn
+
+    try:
+        from mamba_ssm import Mamba
+        BACKEND = "kernels"
+    except ImportError:
+        from seedpkg.pure import Mamba
+        BACKEND = "pure PyTorch"
+        warnings.warn("falling back to the pure PyTorch Mamba")
+
+
+    class BiEncoder(nn.Module):
+        def __init__(self, d_model: int, n_layers: int = 4, dropout: float = 0.0):
+            super().__init__()
+            self.forward_layers = nn.ModuleList([
+                Mamba(d_model=d_model, d_state=16) for _ in range(n_layers)
+            ])
+            self.backward_layers = nn.ModuleList([
+                Mamba(d_model=d_model, d_state=16) for _ in range(n_layers)
+            ])
+            self.dropout = nn.Dropout(p=dropout) if dropout > 0 else nn.Identity()
+
+        def forward(self, x):
+            h_fwd = x
+            for layer in self.forward_layers:
+                h_fwd = layer(h_fwd)
+                h_fwd = self.dropout(h_fwd)
+            h_bwd = torch.flip(x, dims=[1])
+            for layer in self.backward_layers:
+                h_bwd = layer(h_bwd)
+                h_bwd = self.dropout(h_bwd)
+            return torch.cat([h_fwd, torch.flip(h_bwd, dims=[1])], dim=-1)
+''')
+
+AUTHORS_FIX = WRAPPER.replace(
+    "        self.dropout = nn.Dropout",
+    "        self.forward_norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in range(n_layers)])\n"
+    "        self.backward_norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in range(n_layers)])\n"
+    "        self.dropout = nn.Dropout",
+).replace(
+    "for layer in self.forward_layers:\n            h_fwd = layer(h_fwd)",
+    "for layer, norm in zip(self.forward_layers, self.forward_norms):\n            h_fwd = norm(layer(h_fwd))",
+).replace(
+    "for layer in self.backward_layers:\n            h_bwd = layer(h_bwd)",
+    "for layer, norm in zip(self.backward_layers, self.backward_norms):\n            h_bwd = norm(layer(h_bwd))",
+)
+
+
+def _tree(tmp_path, wrapper: str):
+    pkg = tmp_path / "seedpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "pure.py").write_text(FALLBACK)
+    (pkg / "wrapper.py").write_text(wrapper)
+    return pkg
+
+
+def test_try_except_fallback_import_hides_no_stack(tmp_path):
+    pkg = _tree(tmp_path, WRAPPER)
+    report = check_paths([pkg], load_config([tmp_path]), cache=False)
+    found = [(f.line, f.code, f.message) for f in report.findings]
+    loops = [i + 1 for i, line in enumerate(WRAPPER.splitlines()) if line.strip().startswith("for layer in")]
+    assert [line for line, _, _ in found] == loops and {code for _, code, _ in found} == {"MF001"}
+    assert found[0][2] == ("BiEncoder.forward_layers: 4 Mamba layers (mamba_ssm.Mamba; the fallback "
+                           "seedpkg.pure.Mamba normalizes inside) applied in sequence without normalization")
+
+
+def test_the_authors_fix_is_clean(tmp_path):
+    pkg = _tree(tmp_path, AUTHORS_FIX)
+    assert check_paths([pkg], load_config([tmp_path]), cache=False).findings == []
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_apply_writes_the_authors_fix_and_the_notes_option_2(tmp_path, residual):
+    pkg = _tree(tmp_path, WRAPPER)
+    report = apply_paths([pkg], load_config([tmp_path]), FixOptions(residual=residual))
+    assert not report.remaining and report.written == [str(pkg / "wrapper.py")]
+    text = (pkg / "wrapper.py").read_text()
+    assert "self.forward_norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in self.forward_layers])" in text
+    assert "self.backward_norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in self.backward_layers])" in text
+    step = "norm(layer(h_fwd) + h_fwd)" if residual else "norm(layer(h_fwd))"
+    assert f"h_fwd = {step}" in text
+    assert (pkg / "pure.py").read_text() == FALLBACK  # the fallback is not touched
+    assert check_paths([pkg], load_config([tmp_path]), cache=False).findings == []
+
+
+def test_a_single_binding_has_no_fallback_note(tmp_path):
+    plain = WRAPPER.replace("    from seedpkg.pure import Mamba\n", "    Mamba = None\n")
+    report = check_paths([_tree(tmp_path, plain)], load_config([tmp_path]), cache=False)
+    assert [f.message for f in report.findings][0] == \
+        "BiEncoder.forward_layers: 4 Mamba layers applied in sequence without normalization"
+
+
+# A home-made selective SSM, as public repositories write one when mamba_ssm will not build:
+# modelled on a RetinexMamba image-enhancement model's `PurePyTorchMamba` (found by content
+# search, file id 26418360241 in the search index): in_proj, a depthwise conv, x_proj/dt_proj,
+# A_log and D, out_proj, and no norm. It names no mamba_ssm class at all.
+HOME_MADE = dedent('''
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    class ScanMixer(nn.Module):
+        def __init__(self, width, state=16, expand=2):
+            super().__init__()
+            inner = expand * width
+            self.in_proj = nn.Linear(width, 2 * inner, bias=False)
+            self.x_proj = nn.Linear(inner, 2 * state + 1, bias=False)
+            self.dt_proj = nn.Linear(1, inner)
+            self.A_log = nn.Parameter(torch.zeros(inner, state))
+            self.D = nn.Parameter(torch.ones(inner))
+            self.out_proj = nn.Linear(inner, width, bias=False)
+
+        def forward(self, x):
+            u, gate = self.in_proj(x).chunk(2, dim=-1)
+            return self.out_proj(F.silu(u) * self.D * F.silu(gate))
+''')
+
+# The same mixer wrapped as a pre-norm residual block, as in a trajectory model that stacks
+# `MambaBlock`s built from LayerNorm + selective scan + residual (file id 61692930811).
+PRENORM_BLOCK = HOME_MADE.replace(
+    "        self.out_proj = nn.Linear(inner, width, bias=False)\n",
+    "        self.out_proj = nn.Linear(inner, width, bias=False)\n        self.norm = nn.LayerNorm(width)\n",
+).replace(
+    "        u, gate = self.in_proj(x).chunk(2, dim=-1)\n        return self.out_proj(F.silu(u) * self.D * F.silu(gate))",
+    "        u, gate = self.in_proj(self.norm(x)).chunk(2, dim=-1)\n        return x + self.out_proj(F.silu(u) * self.D * F.silu(gate))",
+)
+assert PRENORM_BLOCK != HOME_MADE
+
+STACK_OF_MIXERS = dedent('''
+
+
+    class Tower(nn.Module):
+        def __init__(self, width=64, depth=4):
+            super().__init__()
+            self.mixers = nn.ModuleList([ScanMixer(width) for _ in range(depth)])
+
+        def forward(self, x):
+            for mixer in self.mixers:
+                x = mixer(x)
+            return x
+''')
+
+
+@pytest.mark.parametrize("mixer,expected", [(HOME_MADE, ["MF001"]), (PRENORM_BLOCK, [])], ids=["bare", "prenorm-block"])
+def test_home_made_ssm_is_known_by_its_parameters(tmp_path, mixer, expected):
+    (tmp_path / "tower.py").write_text(mixer + STACK_OF_MIXERS)
+    report = check_paths([tmp_path], load_config([tmp_path]), cache=False)
+    assert [f.code for f in report.findings] == expected
+    if expected:
+        assert report.findings[0].message == "Tower.mixers: 4 ScanMixer layers applied in sequence without normalization"
+
+
+def test_home_made_ssm_in_another_file(tmp_path):
+    (tmp_path / "mixer.py").write_text(HOME_MADE)
+    (tmp_path / "tower.py").write_text("import torch.nn as nn\nfrom mixer import ScanMixer\n" + STACK_OF_MIXERS)
+    report = check_paths([tmp_path], load_config([tmp_path]), cache=False)
+    assert [(f.path.endswith("tower.py"), f.code) for f in report.findings] == [(True, "MF001")]
+    fixed = apply_paths([tmp_path], load_config([tmp_path]))
+    assert "self.norms = nn.ModuleList([nn.LayerNorm(width) for _ in self.mixers])" in (tmp_path / "tower.py").read_text()
+    assert not fixed.remaining
