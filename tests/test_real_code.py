@@ -204,3 +204,71 @@ def test_home_made_ssm_in_another_file(tmp_path):
     fixed = apply_paths([tmp_path], load_config([tmp_path]))
     assert "self.norms = nn.ModuleList([nn.LayerNorm(width) for _ in self.mixers])" in (tmp_path / "tower.py").read_text()
     assert not fixed.remaining
+
+
+HEADER = "import copy\n\nimport torch\nimport torch.nn as nn\nfrom mamba_ssm import Mamba\n\n\n"
+
+
+def _mf001(tmp_path, body: str):
+    (tmp_path / "m.py").write_text(HEADER + dedent(body))
+    return [f for f in check_paths([tmp_path], load_config([tmp_path]), cache=False).findings if f.code == "MF001"]
+
+
+def test_one_mixer_fed_fresh_permutations_is_not_a_stack(tmp_path):
+    """The false positive the issue measured on 38 repositories at HEAD: one module called in a
+    loop on an input recomputed from a loop-invariant tensor each trip, outputs averaged."""
+    body = """
+    class PermutedMixer(nn.Module):
+        def __init__(self, d, n_perms=4):
+            super().__init__()
+            self.mixer = Mamba(d)
+            self.n_perms = n_perms
+
+        def forward(self, h):
+            outs = []
+            for _ in range(self.n_perms):
+                perm = torch.randperm(h.shape[1])
+                dense = h[:, perm]
+                dense = self.mixer(dense)
+                outs.append(dense[:, perm.argsort()])
+            return torch.stack(outs).mean(0)
+    """
+    assert _mf001(tmp_path, body) == []
+
+
+def test_a_carried_value_in_the_same_loop_is_still_a_stack(tmp_path):
+    body = """
+    class Tied(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.mixer = Mamba(d)
+
+        def forward(self, h):
+            for _ in range(4):
+                h = self.mixer(h)
+            return h
+    """
+    assert [f.message for f in _mf001(tmp_path, body)] == ["Tied.mixer: 4 Mamba layers applied in sequence without normalization"]
+
+
+@pytest.mark.parametrize("ctor", ['Mamba(d).to("cuda")', "Mamba(d).cuda().float()", "copy.deepcopy(block)"])
+def test_wrapped_and_copied_constructors_are_layers(tmp_path, ctor):
+    body = f"""
+    class Deep(nn.Module):
+        def __init__(self, d, n=3):
+            super().__init__()
+            block = Mamba(d)
+            self.layers = nn.ModuleList([{ctor} for _ in range(n)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+    """
+    found = _mf001(tmp_path, body)
+    assert [f.message for f in found] == ["Deep.layers: 3 Mamba layers applied in sequence without normalization"]
+    report = apply_paths([tmp_path], load_config([tmp_path]))
+    text = (tmp_path / "m.py").read_text()
+    moved = ctor[len("Mamba(d)"):] if ctor.startswith("Mamba(d)") else ""
+    assert f"nn.ModuleList([nn.LayerNorm(d){moved} for _ in self.layers])" in text  # norms go where the layers go
+    assert not report.remaining

@@ -143,7 +143,7 @@ def ensure_norms(ctx: FixContext, cls: cst.ClassDef, stack: Stack) -> str:
         return ctx.memo[key]
     container = stack.container != Container.SINGLE
     name = norm_attr_name(stack.attr, _taken(ctx, cls), container)
-    norm = _norm_ctor(ctx, stack.uniform_d_model())
+    norm = _norm_ctor(ctx, stack.uniform_d_model()) + stack.moved()
     if container:
         text = f"self.{name} = {_nn(ctx)}.ModuleList([{norm} for _ in self.{stack.attr}])"
     else:
@@ -234,7 +234,8 @@ class NormFix:
         star = next((a for a in value.args if a.star == "*"), None)
         if star is not None and isinstance(star.value, (cst.ListComp, cst.GeneratorExp)):
             comp = star.value
-            wrapped = cst.parse_expression(f"{_nn(ctx)}.Sequential({code(comp.elt)}, {_norm_ctor(ctx, stack.repeated.d_model)})")
+            norm = _norm_ctor(ctx, stack.repeated.d_model) + stack.repeated.moved
+            wrapped = cst.parse_expression(f"{_nn(ctx)}.Sequential({code(comp.elt)}, {norm})")
             new_comp = comp.with_changes(elt=wrapped)
             new_value = value.with_changes(args=[a.with_changes(value=new_comp) if a is star else a for a in value.args])
         else:
@@ -242,7 +243,7 @@ class NormFix:
             for arg, element in zip(value.args, stack.elements or ()):
                 args.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
                 if element.kind == Kind.MAMBA:
-                    args.append(cst.Arg(cst.parse_expression(_norm_ctor(ctx, element.d_model))))
+                    args.append(cst.Arg(cst.parse_expression(_norm_ctor(ctx, element.d_model) + element.moved)))
             new_value = value.with_changes(args=args)
         ctx.plan.replace(value, new_value)
         _describe(ctx, self.use, "a norm after each Mamba layer inside the nn.Sequential")

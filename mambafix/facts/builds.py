@@ -37,10 +37,25 @@ class Locals:
         self.exprs.pop(name, None)
 
 
-def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None) -> Element:
+# Methods that return the module they are called on: `Mamba(d).to("cuda")` is a Mamba.
+MODULE_RETURNING = frozenset({"to", "cuda", "cpu", "float", "half", "bfloat16", "double", "train", "requires_grad_"})
+COPIES = ("copy.deepcopy", "copy.copy")
+
+
+def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None, depth: int = 0) -> Element:
     """What a constructor call builds: a Mamba-family layer, a norm, a normalized block, other."""
+    if depth > 8:  # `layer = copy.deepcopy(layer)` and the like
+        return OTHER
+    if isinstance(expr, cst.Name) and local is not None and expr.value in local.exprs:
+        return classify(facts, local.exprs[expr.value], local, depth + 1)  # `layer = Mamba(d)` earlier
     if not isinstance(expr, cst.Call):
         return OTHER
+    if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in MODULE_RETURNING:
+        inner = classify(facts, expr.func.value, local, depth + 1)
+        chain = code(expr)[len(code(expr.func.value)):]
+        return replace(inner, moved=inner.moved + chain) if inner.kind != Kind.OTHER else inner
+    if expr.args and facts.resolver.qualify(expr.func) in COPIES:
+        return classify(facts, expr.args[0].value, local, depth + 1)
     fam = facts.families
     names = facts.resolver.candidates(expr.func)
     if not names:

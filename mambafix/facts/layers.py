@@ -19,6 +19,7 @@ class Element:
     ctor: cst.Call | None = None
     d_model: cst.BaseExpression | None = None
     note: str = ""  # what else the constructor's name stands for (a try/except fallback)
+    moved: str = ""  # a method chain the constructor call is wrapped in: `.to("cuda")`
 
 
 OTHER = Element(Kind.OTHER)
@@ -98,6 +99,10 @@ class Stack:
     def display(self) -> str:
         names = [e.display for e in self.all_elements() if e.kind == Kind.MAMBA]
         return names[0] if names else "Mamba"
+
+    def moved(self) -> str:
+        """The `.to(...)`/`.cuda()` chain the Mamba layers are built with (norms get the same)."""
+        return next((e.moved for e in self.all_elements() if e.kind == Kind.MAMBA and e.moved), "")
 
     def note(self) -> str:
         return next((e.note for e in self.all_elements() if e.kind == Kind.MAMBA and e.note), "")

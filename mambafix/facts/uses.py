@@ -290,6 +290,12 @@ class ClassFlow:
         iterated = bindings.iterated()
         for (attr, var), apps in groups.items():
             stack = self.info.stacks[attr]
+            if _fresh_each_trip(loop.body, var, apps[0].stmt):
+                # `d = h[:, perm]; d = self.mixer(d)`: each trip starts from a value recomputed
+                # from something else, so only the applications within one trip form a chain
+                if len(apps) >= 2 and stack.kind() == Kind.MAMBA and all(self._single_mamba(a) for a in apps):
+                    self._add_chain(apps)
+                continue
             if stack.container == Container.SINGLE or attr not in iterated:
                 # one module applied on every trip: tied weights
                 if stack.kind() != Kind.MAMBA or (stack.container != Container.SINGLE and not self._single_mamba(apps[0])):
@@ -345,6 +351,19 @@ class ClassFlow:
                     over = self_attr(v.args[0].value)
             return Bindings(((target.value, Role.INDEX, None),), over)
         return Bindings()
+
+
+def _fresh_each_trip(body, var: str, first_use) -> bool:
+    """Whether `var` is assigned, before its first use as a layer's input in the loop body, a
+    value that does not mention it: then it is not carried from one trip to the next."""
+    for stmt in walk_statements(body):
+        for small in small_statements(stmt):
+            if small is first_use:
+                return False
+            if assigned_name(small) == var and not isinstance(small, cst.AugAssign) \
+                    and var not in names_in(assigned_value(small)):
+                return True
+    return False
 
 
 def _residual_vars(block) -> set[str]:
