@@ -46,6 +46,7 @@ class Config:
     module_list_classes: tuple[str, ...]
     sequential_classes: tuple[str, ...]
     ssm_signatures: tuple[tuple[str, ...], ...]
+    self_normalizing_layers: tuple[tuple[str, str], ...]
     markers: tuple[str, ...]
     print_functions: tuple[str, ...]
     pure_calls: tuple[str, ...]
@@ -116,6 +117,7 @@ def default_config() -> Config:
         module_list_classes=tuple(families["module_list_classes"]),
         sequential_classes=tuple(families["sequential_classes"]),
         ssm_signatures=tuple(tuple(sig) for sig in families["ssm_signatures"]),
+        self_normalizing_layers=tuple(sorted(families["self_normalizing_layers"].items())),
         markers=tuple(data["markers"]),
         print_functions=tuple(data["print_functions"]),
         pure_calls=tuple(data["pure_calls"]),

@@ -158,7 +158,7 @@ class M(nn.Module):
 class M(nn.Module):
     def __init__(self, d, n=4):
         super().__init__()
-        self.layers = nn.ModuleList([Mamba2(d_model=d) for _ in range(n)])
+        self.layers = nn.ModuleList([Mamba2(d_model=d, rmsnorm=False) for _ in range(n)])
     def forward(self, x):
         for layer in self.layers:
             x = layer(x)
@@ -216,6 +216,18 @@ class M(nn.Module):
 }
 
 NEGATIVE = {
+    # mamba_ssm.Mamba2 applies a gated RMSNorm before out_proj unless rmsnorm=False: the probe
+    # finds a bare stack of them stable, so it is not an unnormalized stack
+    "mamba2-own-rmsnorm": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba2(d_model=d) for _ in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
     "norm-module-in-body": """
 class M(nn.Module):
     def __init__(self, d, n=4):

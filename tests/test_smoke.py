@@ -248,3 +248,25 @@ def test_cli_compare_original_unstable_patched_stable(tmp_path):
     assert "BiMamba: before UNSTABLE, after stable" in result.output
     assert [d["stable"] for d in json.loads(report.read_text())] == [False, True]
     assert (pkg / "bimamba.py").read_bytes() == before  # --compare patches a copy, never the file
+
+
+@pytest.mark.parametrize("rmsnorm", [True, False])
+def test_probe_agrees_with_mf001_on_mamba2s_own_norm(rmsnorm):
+    """MF001 treats a bare Mamba2 stack as normalized unless rmsnorm=False (families data);
+    the probe is the judge: stable with the gated RMSNorm on, unstable with it off."""
+    import torch
+
+    from conftest import run_check
+    from mambafix.smoke.probe import run_probe
+    from mambafix.smoke.reference import Mamba2
+
+    flag = "" if rmsnorm else ", rmsnorm=False"
+    src = ("import torch.nn as nn\nfrom mamba_ssm import Mamba2\n\n\nclass M(nn.Module):\n"
+           "    def __init__(self, d=64, n=4):\n        super().__init__()\n"
+           f"        self.layers = nn.ModuleList([Mamba2(d, d_state=16, headdim=16{flag}) for _ in range(n)])\n\n"
+           "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)\n        return x\n")
+    static_unstable = any(f.code == "MF001" for f in run_check(src))
+    torch.manual_seed(0)
+    stack = torch.nn.Sequential(*[Mamba2(64, d_state=16, headdim=16, rmsnorm=rmsnorm) for _ in range(4)])
+    result = run_probe(stack, lambda g: torch.randn(2, 128, 64, generator=g), scales=[1, 10, 30, 100])
+    assert static_unstable == (not result.stable) == (not rmsnorm)

@@ -75,6 +75,8 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
             return Element(Kind.MAMBA, mambas[0].display, expr, mambas[0].d_model if len(mambas) == 1 else None)
         return Element(Kind.NORMALIZED) if Kind.NORMALIZED in kinds else OTHER
     matched = fam.layers.match_any(names)
+    if matched and _normalizes_itself(fam, matched, expr):
+        return Element(Kind.NORMALIZED, matched.rsplit(".", 1)[-1], expr)
     if matched:
         return Element(Kind.MAMBA, matched.rsplit(".", 1)[-1], expr, call_arg(expr, ("d_model", "dim"), 0),
                        _other_bindings(facts, names, matched))
@@ -89,6 +91,16 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
             d_model = call_arg(expr, (summary.d_model_param[0],), summary.d_model_param[1])
         return Element(summary.kind, summary.display, expr, d_model)
     return OTHER
+
+
+def _normalizes_itself(fam, matched: str, call: cst.Call) -> bool:
+    """A layer with an internal output norm (Mamba2's gated RMSNorm), unless the constructor
+    turns it off with the flag set to a literal False."""
+    if matched not in fam.self_normalizing:
+        return False
+    flag = fam.self_normalizing[matched]
+    value = call_arg(call, (flag,), None) if flag else None
+    return not (isinstance(value, cst.Name) and value.value == "False")
 
 
 def _other_bindings(facts: Facts, names: list[str], matched: str) -> str:

@@ -15,6 +15,7 @@ class Families:
         self.module_lists = Family(config.module_list_classes)
         self.sequentials = Family(config.sequential_classes)
         self.ssm_signatures = tuple(frozenset(sig) for sig in config.ssm_signatures)
+        self.self_normalizing = dict(config.self_normalizing_layers)  # class -> flag that turns its norm off
 
     def is_ssm(self, attrs: set[str]) -> bool:
         """Whether a class that assigns these attributes is a selective SSM by its signature."""

@@ -22,8 +22,10 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     methods = methods_of(cls)
     forward = methods.get("forward")
     init = methods.get("__init__")
-    if facts.families.layers.match_any(base_names):
-        normalizes = forward is not None and forward_normalizes(facts, cls, forward)
+    base = facts.families.layers.match_any(base_names)
+    if base:
+        normalizes = base in facts.families.self_normalizing or (
+            forward is not None and forward_normalizes(facts, cls, forward))
         d_param: tuple[str, int] | None = ("d_model", 0)
         if init is not None:
             params = param_names(init)[1:]
