@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mambafix.checks.base import Applicability, Diagnostic
-from mambafix.checks.mf001_unnormalized_stack import stack_fields
-from mambafix.checks.stack_fixes import ResidualFix, residual_fix_blocker
+from mambafix.checks.base import Diagnostic
+from mambafix.checks.stack_fixes import ResidualFix, residual_fix_blocker, stack_diagnostic
 from mambafix.facts.file_facts import FileFacts
 
 
@@ -15,13 +14,8 @@ class StackWithoutResidual:
 
     def run(self, facts: FileFacts) -> Iterator[Diagnostic]:
         for use in facts.all_stack_uses():
-            if not (use.shape.is_loop and use.normalized and not use.residual):
-                continue
-            blocker = residual_fix_blocker(use)
-            yield Diagnostic(self.code, use.node, stack_fields(use),
-                             fix=None if blocker else ResidualFix(use), no_fix=blocker,
-                             applicability=Applicability.NONE if blocker else Applicability.UNSAFE,
-                             owner_class=use.cls.name.value)
+            if use.shape.is_loop and use.normalized and not use.residual:
+                yield stack_diagnostic(self.code, use, ResidualFix(use), residual_fix_blocker(use))
 
 
 CHECK = StackWithoutResidual()

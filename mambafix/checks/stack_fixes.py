@@ -7,13 +7,22 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from mambafix.checks.base import FixContext
+from mambafix.checks.base import Applicability, Diagnostic, FixContext
 from mambafix.facts.kinds import Container, Kind, Role, Shape
 from mambafix.facts.layers import Stack
-from mambafix.facts.uses import Application, Bindings, StackUse
+from mambafix.facts.applications import Application, Bindings, StackUse
 from mambafix.syntax.names import dotted
 from mambafix.syntax.nodes import code, names_in, self_attr
 from mambafix.syntax.walk import walk
+
+
+def stack_diagnostic(code: str, use: StackUse, fix, blocker: str | None) -> Diagnostic:
+    """The diagnostic of a stack rule: the use's owner, count, kind and note, and the fix
+    unless a blocker says why there is none."""
+    fields = (("owner", use.owner), ("count", use.count_text), ("kind", use.kind), ("note", use.note))
+    return Diagnostic(code, use.node, fields, fix=None if blocker else fix, no_fix=blocker,
+                      applicability=Applicability.NONE if blocker else Applicability.UNSAFE,
+                      owner_class=use.cls.name.value)
 
 
 # -- why a use cannot be fixed ----------------------------------------------------------------
@@ -27,6 +36,8 @@ def norm_fix_blocker(use: StackUse) -> str | None:
 
 
 def residual_fix_blocker(use: StackUse) -> str | None:
+    if use.compound:
+        return COMPOUND
     if all(a.plain for a in use.apps) and len(use.apps) == 1:
         return None
     return "the layer's result is indexed or unpacked, or applied more than once per step"
@@ -42,8 +53,14 @@ def _sequential_blocker(stack: Stack) -> str | None:
     return None
 
 
+COMPOUND = ("one statement applies this and another stack (a compound step, such as forward plus "
+            "flipped backward); the tool does not rewrite compound steps")
+
+
 def _loop_blocker(use: StackUse) -> str | None:
     stack, apps = use.stacks[0], use.apps
+    if use.compound:
+        return COMPOUND
     if stack.helper:
         return f"the stack is built by {stack.helper}(), which the tool does not rewrite"
     if stack.define is None:

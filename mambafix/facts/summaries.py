@@ -11,6 +11,7 @@ from mambafix.facts.kinds import ClassSummary, Kind
 from mambafix.facts.uses import called_self_attrs, forward_normalizes
 from mambafix.facts.protocol import Facts
 from mambafix.syntax.nodes import param_names
+from mambafix.syntax.walk import walk
 
 # Packages whose classes are never a project's own wrapper: not worth a cross-file round.
 EXTERNAL_PACKAGES = ("torch", "mamba_ssm", "torchvision", "numpy", "math", "einops", "typing", "functools")
@@ -28,8 +29,7 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
             forward is not None and forward_normalizes(facts, cls, forward))
         d_param: tuple[str, int] | None = ("d_model", 0)
         if init is not None:
-            params = param_names(init)[1:]
-            d_param = (params[0], 0) if params else None
+            d_param = _width_param(init, param_names(init)[1:])
         return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param)
     if forward is None:
         return None
@@ -37,7 +37,7 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     if facts.families.is_ssm(info.attr_names):  # a home-made or vendored selective SSM
         params = param_names(init)[1:] if init is not None else []
         normalizes = forward_normalizes(facts, cls, forward)
-        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, (params[0], 0) if params else None)
+        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, _width_param(init, params))
     called = called_self_attrs(forward)
     mamba_attrs = [a for a in called if a in info.stacks and info.stacks[a].kind() == Kind.MAMBA]
     if mamba_attrs:
@@ -55,6 +55,17 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     ):
         return ClassSummary(Kind.NORMALIZED, name)
     return None
+
+
+def _width_param(init: cst.FunctionDef | None, params: list[str]) -> tuple[str, int] | None:
+    """The constructor argument that is the layer's width: the first one, unless the class reads
+    attributes of it (`args.d_model`: a config object, whose value is no width)."""
+    if not params:
+        return None
+    if init is not None and any(isinstance(n, cst.Attribute) and isinstance(n.value, cst.Name)
+                                and n.value.value == params[0] for n in walk(init.body)):
+        return None
+    return (params[0], 0)
 
 
 def lookup(facts: Facts, func: cst.BaseExpression) -> ClassSummary | None:

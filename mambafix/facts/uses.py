@@ -7,10 +7,9 @@ it; the rules decide what is a finding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import libcst as cst
 
+from mambafix.facts.applications import Application, Bindings, StackUse
 from mambafix.facts.builds import classify, methods_of
 from mambafix.facts.kinds import Container, Kind, Role, Shape
 from mambafix.facts.layers import InitInfo, Stack
@@ -20,75 +19,6 @@ from mambafix.syntax.nodes import (
     assigned_name, assigned_value, calls, calls_with_context, int_value, names_in, range_count, self_attr,
 )
 from mambafix.syntax.walk import blocks_of, is_simple, small_statements, statements, walk, walk_statements
-
-
-@dataclass(frozen=True)
-class Application:
-    """One call of a layer on a tensor: `h = layer(h)`, `h = checkpoint(layer, h)`."""
-
-    stmt: cst.BaseSmallStatement
-    call: cst.Call
-    attr: str
-    var: str
-    through_wrapper: bool
-    plain: bool  # result used directly (not indexed, not unpacked)
-
-    @property
-    def callee(self) -> cst.BaseExpression:
-        return self.call.args[0].value if self.through_wrapper else self.call.func
-
-
-@dataclass(frozen=True)
-class Bindings:
-    """What the loop variables in scope stand for: name -> (role, stack attribute or None),
-    and the stack a `range(len(self.x))` loop walks."""
-
-    roles: tuple[tuple[str, Role, str | None], ...] = ()
-    over: str | None = None
-
-    def get(self, name: str) -> tuple[Role, str | None] | None:
-        for n, role, attr in self.roles:
-            if n == name:
-                return role, attr
-        return None
-
-    def iterated(self) -> set[str]:
-        out = {attr for _, role, attr in self.roles if role == Role.ELEMENT and attr}
-        return out | ({self.over} if self.over else set())
-
-    def merged(self, other: "Bindings") -> "Bindings":
-        names = {n for n, _, _ in other.roles}
-        return Bindings(tuple(r for r in self.roles if r[0] not in names) + other.roles, other.over or self.over)
-
-
-@dataclass(frozen=True)
-class StackUse:
-    """Layers of one class applied in sequence."""
-
-    shape: Shape
-    cls: cst.ClassDef
-    stacks: tuple[Stack, ...]
-    apps: tuple[Application, ...]
-    node: cst.CSTNode  # where it is reported
-    count: int | None
-    count_text: str
-    normalized: bool = False  # a norm comes between the applications
-    residual: bool = True  # a skip connection around each application (loops only)
-    loop: cst.For | None = None
-    bindings: Bindings = Bindings()
-
-    @property
-    def owner(self) -> str:
-        attrs = list(dict.fromkeys(a.attr for a in self.apps)) or [self.stacks[0].attr]
-        return f"{self.cls.name.value}.{attrs[0]}" + "".join(f", {a}" for a in attrs[1:])
-
-    @property
-    def kind(self) -> str:
-        return self.stacks[0].display()
-
-    @property
-    def note(self) -> str:
-        return self.stacks[0].note()
 
 
 def forward_normalizes(facts: Facts, cls: cst.ClassDef, forward: cst.FunctionDef) -> bool:
@@ -235,6 +165,26 @@ class ClassFlow:
             chains.setdefault(assigned, []).extend(mamba_apps)
         elif normalized or assigned not in names_in(assigned_value(small)):
             self._add_chain(chains.pop(assigned, []))
+            if not normalized and isinstance(small, cst.Assign):
+                start = self._chain_start(small, assigned, bindings)
+                if start is not None:  # `y = self.m1(x)` starts a chain that `y = self.m2(y)` goes on
+                    chains[assigned] = [start]
+
+    def _chain_start(self, small: cst.Assign, assigned: str, bindings: Bindings) -> Application | None:
+        """`y = self.m1(x)`: one Mamba layer applied, whole, to a plain name other than `y`;
+        the application's `var` is that input (what a residual adds back)."""
+        value = small.value
+        if not isinstance(value, cst.Call):
+            return None
+        apps = self.nested_applications(value, small, bindings)
+        if len(apps) != 1 or apps[0].call is not value or not self._single_mamba(apps[0]):
+            return None
+        positional = [a for a in value.args if a.keyword is None]
+        data = positional[1 if apps[0].through_wrapper else 0].value if len(positional) > apps[0].through_wrapper else None
+        if not isinstance(data, cst.Name) or data.value == assigned:
+            return None
+        app = apps[0]
+        return Application(app.stmt, app.call, app.attr, data.value, app.through_wrapper, app.plain)
 
     def _single_mamba(self, app: Application) -> bool:
         stack = self.info.stacks[app.attr]
@@ -286,6 +236,11 @@ class ClassFlow:
                 for app in self.applications(small, bindings):
                     groups.setdefault((app.attr, app.var), []).append(app)
         normalized = any(self.is_norm_call(c, bindings) for c in calls(loop.body))
+        attrs_per_statement: dict[int, set[str]] = {}  # the Mamba stacks each statement applies
+        for apps in groups.values():
+            for app in apps:
+                if self.info.stacks[app.attr].kind() == Kind.MAMBA:
+                    attrs_per_statement.setdefault(id(app.stmt), set()).add(app.attr)
         residual_vars = _residual_vars(loop.body)
         iterated = bindings.iterated()
         for (attr, var), apps in groups.items():
@@ -318,8 +273,9 @@ class ClassFlow:
                         continue
                     count, text = stack.count, stack.count_text or "several"
                 shape = Shape.INDEX_LOOP if any(isinstance(a.callee, cst.Subscript) for a in apps) else Shape.LOOP
+            compound = any(len(attrs_per_statement.get(id(a.stmt), ())) > 1 for a in apps)
             self.uses.append(StackUse(shape, self.cls, (stack,), tuple(apps), loop, count, text, normalized,
-                                      var in residual_vars, loop, bindings))
+                                      var in residual_vars, loop, bindings, compound))
 
     def _bind(self, target: cst.BaseExpression, iter_expr: cst.BaseExpression) -> Bindings:
         """What each loop variable stands for."""

@@ -1,0 +1,119 @@
+"""The three apply shapes the behaviour issue reported as patched wrongly, written for this
+project: an unrolled chain whose first layer reads another variable, a compound bidirectional
+step, and a layer built from a config object. Each is fixed so that the probe says STABLE, or
+declined with the reason, never rewritten into a model that is still unstable or cannot build."""
+
+import pytest
+
+from conftest import dedent, run_check
+from mambafix.checks.base import FixOptions
+from mambafix.config import load_config
+from mambafix.fix.apply import fix_source
+from test_apply import CONFIG, OPTIONS
+
+UNROLLED = dedent("""
+    import torch.nn as nn
+    from mamba_ssm import Mamba
+
+
+    class Unrolled(nn.Module):
+        def __init__(self, d=64):
+            super().__init__()
+            self.m1 = Mamba(d)
+            self.act = nn.GELU()
+            self.m2 = Mamba(d)
+            self.m3 = Mamba(d)
+
+        def forward(self, x):
+            y = self.m1(x)
+            y = self.act(y)
+            y = self.m2(y)
+            y = self.m3(y)
+            return y
+""")
+
+BIDIRECTIONAL_STEP = dedent("""
+    import torch.nn as nn
+    from mamba_ssm import Mamba
+
+
+    class BiStep(nn.Module):
+        def __init__(self, d=64, n=4):
+            super().__init__()
+            self.f = nn.ModuleList([Mamba(d) for _ in range(n)])
+            self.b = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x):
+            for f, b in zip(self.f, self.b):
+                x = f(x) + b(x.flip(1)).flip(1)
+            return x
+""")
+
+CONFIG_OBJECT = dedent("""
+    import torch
+    import torch.nn as nn
+
+
+    class MambaBlock(nn.Module):
+        def __init__(self, args):
+            super().__init__()
+            self.in_proj = nn.Linear(args.d_model, 2 * args.d_inner)
+            self.A_log = nn.Parameter(torch.zeros(args.d_inner, 16))
+            self.D = nn.Parameter(torch.ones(args.d_inner))
+            self.out_proj = nn.Linear(args.d_inner, args.d_model)
+
+        def forward(self, x):
+            return self.out_proj(self.in_proj(x).chunk(2, -1)[0] * self.D)
+
+
+    class Model(nn.Module):
+        def __init__(self, args):
+            super().__init__()
+            self.layers = nn.ModuleList([MambaBlock(args) for _ in range(4)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+""")
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_unrolled_chain_gets_a_norm_after_every_layer_including_the_first(option):
+    found = [f for f in run_check(UNROLLED) if f.code == "MF001"]
+    assert [f.message for f in found] == ["Unrolled.m1, m2, m3: 3 Mamba layers applied in sequence without normalization"]
+    result = fix_source(UNROLLED.encode(), "m.py", CONFIG, OPTIONS[option])
+    out = result.fixed.decode()
+    assert result.error is None and not result.remaining
+    for name in ("m1", "m2", "m3"):
+        assert f"self.{name}_norm = nn." in out
+    first = {"postnorm": "y = self.m1_norm(self.m1(x))", "rmsnorm": "y = self.m1_norm(self.m1(x))",
+             "residual": "y = self.m1_norm(self.m1(x) + x)", "prenorm": "y = x + self.m1(self.m1_norm(x))"}[option]
+    assert first in out
+
+
+def test_unrolled_chain_fix_is_judged_stable_by_the_probe(tmp_path):
+    pytest.importorskip("torch")
+    from mambafix.smoke.runner import run_smoke
+
+    before, after = tmp_path / "before.py", tmp_path / "after.py"
+    before.write_text(UNROLLED)
+    after.write_bytes(fix_source(UNROLLED.encode(), "m.py", CONFIG, FixOptions()).fixed)
+    spec = dict(length=128, scales=[1.0, 10.0, 30.0, 100.0], device="cpu")
+    unstable, stable = run_smoke(f"{before}:Unrolled", **spec), run_smoke(f"{after}:Unrolled", **spec)
+    assert unstable.ok and stable.ok, (unstable.error, stable.error)
+    assert not unstable.stable and stable.stable
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_a_compound_bidirectional_step_is_declined_with_the_reason(option):
+    result = fix_source(BIDIRECTIONAL_STEP.encode(), "m.py", CONFIG, OPTIONS[option])
+    assert result.error is None and result.fixed == BIDIRECTIONAL_STEP.encode()
+    assert {f.code for f in result.remaining} >= {"MF001"}
+    assert all("compound step" in f.fix_note for f in result.remaining)
+
+
+def test_a_config_object_is_no_width():
+    result = fix_source(CONFIG_OBJECT.encode(), "m.py", load_config(), FixOptions())
+    assert result.fixed == CONFIG_OBJECT.encode()
+    assert [f.fix_note for f in result.remaining] == ["the layers' width (d_model) could not be read from their constructor"]
