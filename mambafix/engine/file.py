@@ -14,7 +14,7 @@ import libcst as cst
 
 from mambafix.catalogue import load_rules
 from mambafix.checks.base import Applicability, Diagnostic
-from mambafix.checks.registry import REGISTRY, load_check
+from mambafix.checks.registry import REGISTRY, class_index_codes, load_check
 from mambafix.config import Config, load_config
 from mambafix.engine.results import FileResult
 from mambafix.facts.file_facts import FileFacts
@@ -142,13 +142,13 @@ def parse_error_message(exc: Exception) -> str:
 
 
 def analyze_file(path: str, data: bytes, config: Config, index: dict | None, codes: frozenset[str]) -> FileResult:
-    result = FileResult(parsed=True)
+    result = FileResult()
     try:
         source, nb = python_source(data, path)
         analysis = analyze_module(source, path, config, index, codes)
         result.findings = in_cells(analysis.findings, source) if nb is not None else analysis.findings
         result.stack_classes = list(dict.fromkeys(d.owner_class for d, _ in analysis.reported if d.owner_class))
-        if codes & {code for code, entry in REGISTRY.items() if entry.class_index}:
+        if codes & class_index_codes():
             result.summaries = analysis.facts.summaries()
             result.unresolved = set(analysis.facts.unresolved)
     except Exception as exc:  # noqa: BLE001 - every input error is a per-file error
