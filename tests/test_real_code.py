@@ -272,3 +272,52 @@ def test_wrapped_and_copied_constructors_are_layers(tmp_path, ctor):
     moved = ctor[len("Mamba(d)"):] if ctor.startswith("Mamba(d)") else ""
     assert f"nn.ModuleList([nn.LayerNorm(d){moved} for _ in self.layers])" in text  # norms go where the layers go
     assert not report.remaining
+
+
+# Two container shapes the real-code issue lists: layers kept in a plain Python list, and an
+# nn.Sequential that unpacks a comprehension of layers followed by other modules.
+PLAIN_AND_MIXED = """
+class PlainList(nn.Module):
+    def __init__(self, d=32, n=3):
+        super().__init__()
+        self.layers = [Mamba(d) for _ in range(n)]
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class Mixed(nn.Module):
+    def __init__(self, d=32, n=3, k=8):
+        super().__init__()
+        self.net = nn.Sequential(*[Mamba(d_model=d) for _ in range(n)], nn.Linear(d, k))
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+def test_plain_lists_and_mixed_sequentials_are_stacks_and_get_fixed(tmp_path):
+    found = _mf001(tmp_path, PLAIN_AND_MIXED)
+    assert [f.message for f in found] == ["PlainList.layers: 3 Mamba layers applied in sequence without normalization",
+                                          "Mixed.net: 3 Mamba layers applied in sequence without normalization"]
+    report = apply_paths([tmp_path], load_config([tmp_path]))
+    text = (tmp_path / "m.py").read_text()
+    assert not report.remaining
+    assert "self.norms = nn.ModuleList([nn.LayerNorm(d) for _ in self.layers])" in text
+    assert "nn.Sequential(*[nn.Sequential(Mamba(d_model=d), nn.LayerNorm(d)) for _ in range(n)], nn.Linear(d, k))" in text
+    assert _mf001(tmp_path, text[len(HEADER):]) == []
+
+
+def test_the_mixed_sequential_fix_is_judged_stable_by_the_probe(tmp_path):
+    pytest.importorskip("torch")
+    from mambafix.smoke.runner import run_smoke
+
+    (tmp_path / "m.py").write_text(HEADER + dedent(PLAIN_AND_MIXED))
+    spec = dict(length=128, scales=[1.0, 10.0, 30.0, 100.0], device="cpu", width=32)
+    before = run_smoke(f"{tmp_path / 'm.py'}:Mixed", **spec)
+    apply_paths([tmp_path], load_config([tmp_path]))
+    after = run_smoke(f"{tmp_path / 'm.py'}:Mixed", **spec)
+    assert before.ok and after.ok, (before.error, after.error)
+    assert not before.stable and after.stable

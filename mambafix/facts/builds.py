@@ -124,7 +124,12 @@ def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents 
         return None
     if len(args) == 1 and (args[0].star == "*" or facts.families.module_lists.match_any(facts.resolver.candidates(call.func))):
         return _sequence_of(facts, args[0].value, local)
-    if any(a.star for a in args):
+    starred = [a for a in args if a.star]
+    if len(starred) == 1 and starred[0].star == "*" and isinstance(starred[0].value, (cst.ListComp, cst.GeneratorExp)):
+        # `nn.Sequential(*[Mamba(d) for _ in range(n)], nn.Linear(d, k))`: the repeated run is
+        # the stack; the other modules stand before or after it
+        return _sequence_of(facts, starred[0].value, local)
+    if starred:
         return None
     return Contents(elements=tuple(classify(facts, a.value, local) for a in args), count=len(args), count_text=str(len(args)))
 
@@ -216,6 +221,9 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
                       methods: dict) -> Stack | None:
     if isinstance(value, cst.Name) and value.value in local.exprs:
         value = local.exprs[value.value]
+    if isinstance(value, (cst.ListComp, cst.List, cst.Tuple)):  # a plain Python list of layers
+        contents = _sequence_of(facts, value, local)
+        return Stack(attr, Container.PLAIN_LIST, contents, value=value) if contents is not None else None
     if not isinstance(value, cst.Call):
         return None
     names = facts.resolver.candidates(value.func)

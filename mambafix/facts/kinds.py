@@ -21,6 +21,7 @@ class Container(str, Enum):
     SINGLE = "single"
     MODULE_LIST = "modulelist"
     SEQUENTIAL = "sequential"
+    PLAIN_LIST = "list"  # a Python list or tuple (its parameters are not registered)
 
 
 class Shape(str, Enum):
