@@ -73,15 +73,6 @@ class Config:
                 codes |= ignored
         return frozenset(codes)
 
-    @property
-    def include_suffixes(self) -> tuple[str, ...]:
-        """The include patterns of the form `*.ext`, as suffixes (the fast test)."""
-        return tuple(p[1:] for p in self.include if p.startswith("*.") and not any(c in p[2:] for c in "*?["))
-
-    def includes(self, name: str) -> bool:
-        """Whether a file name matches an include pattern other than `*.ext`."""
-        return any(fnmatch.fnmatch(name, p) for p in self.include if p[1:] not in self.include_suffixes)
-
 
 def _jsonable(value):
     if isinstance(value, (frozenset, set)):

@@ -110,3 +110,6 @@ def test_extend_exclude_and_include_govern_notebooks(tmp_path):
     assert check_paths([tmp_path], load_config([tmp_path]), cache=False).files_checked == 0
     (tmp_path / "pyproject.toml").write_text('[tool.mambafix]\n')
     assert check_paths([tmp_path], load_config([tmp_path]), cache=False).files_checked == 1
+    (tmp_path / "train_a.txt").write_text("x = 1\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.mambafix]\nextend-include = ["train_?.txt"]\n')  # a glob, not *.ext
+    assert check_paths([tmp_path], load_config([tmp_path]), cache=False).files_checked == 2

@@ -27,6 +27,15 @@ def exclusion_matcher(patterns: tuple[str, ...]):
     return lambda name, rel: regex.match(name) is not None or regex.match(rel) is not None
 
 
+def inclusion_matcher(patterns: tuple[str, ...]):
+    """Whether a walked file's name is one to read: `*.ext` patterns as one suffix test, the
+    others as one compiled regex."""
+    suffixes = tuple(p[1:] for p in patterns if p.startswith("*.") and not any(c in p[2:] for c in "*?["))
+    others = [p for p in patterns if p[1:] not in suffixes]
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in others)) if others else None
+    return lambda name: name.endswith(suffixes) or (regex is not None and regex.match(name) is not None)
+
+
 def _file_key(path: str) -> tuple[int, int] | str:
     try:
         st = os.stat(path)
@@ -55,6 +64,7 @@ def discover(paths: list[Path], config) -> Discovery:
     seen: set = set()
     excluded = exclusion_matcher(tuple(config.exclude) + tuple(config.extend_exclude))
     excluded_explicit = exclusion_matcher(tuple(config.extend_exclude))
+    included = inclusion_matcher(tuple(config.include))
     for given in paths:
         given = Path(given)
         if given.is_symlink() and not given.exists():
@@ -64,7 +74,7 @@ def discover(paths: list[Path], config) -> Discovery:
             result.errors.append((given, "no such file or directory"))
             continue
         if given.is_dir():
-            _walk(given, config, excluded, result, seen)
+            _walk(given, config, excluded, included, result, seen)
         else:
             key = _file_key(str(given))
             if key not in seen and not excluded_explicit(given.name, given.as_posix()):
@@ -73,7 +83,7 @@ def discover(paths: list[Path], config) -> Discovery:
     return result
 
 
-def _walk(top: Path, config, excluded, result: Discovery, seen: set) -> None:
+def _walk(top: Path, config, excluded, included, result: Discovery, seen: set) -> None:
     visited_dirs: set[tuple[int, int]] = set()
     top_text = os.path.join(str(top), "")
     # Stack of (folder, [(base folder, spec), ...]) so nested .gitignore files apply below them.
@@ -107,7 +117,7 @@ def _walk(top: Path, config, excluded, result: Discovery, seen: set) -> None:
                 is_dir = entry.is_dir()
             except OSError:
                 continue
-            if not is_dir and not name.endswith(config.include_suffixes) and not config.includes(name):
+            if not is_dir and not included(name):
                 continue
             path = entry.path
             rel = path[len(top_text):] if path.startswith(top_text) else name
