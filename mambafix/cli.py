@@ -255,6 +255,11 @@ class Dtype(str, Enum):
     float16 = "float16"
 
 
+class InputDtype(str, Enum):
+    float = "float"
+    long = "long"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -263,83 +268,73 @@ class Device(str, Enum):
 
 @app.command()
 def smoke(
-    targets: Annotated[Optional[list[str]], typer.Argument(help="path/to/file.py:Class, package.module:Class, or files/folders (the classes where check finds a Mamba stack). None: the [[tool.mambafix.smoke]] entries.")] = None,
-    init: Annotated[Optional[str], typer.Option("--init", help='Constructor arguments as JSON, e.g. \'{"d_model": 100}\'.')] = None,
+    targets: Annotated[Optional[list[str]], typer.Argument(help="path/to/file.py:Class (or :factory_function), package.module:Class, or files/folders (every class there that holds a Mamba stack, normalized or not). None: the [[tool.mambafix.smoke]] entries.")] = None,
+    init: Annotated[Optional[str], typer.Option("--init", help='Constructor arguments as JSON, e.g. \'{"d_model": 100}\', or @file.json / @file.yaml. A config-class argument takes a JSON object.')] = None,
+    factory: Annotated[Optional[str], typer.Option("--factory", help="module:function (or file.py:function) that returns the model; called with --init's arguments.")] = None,
+    select_classes: Annotated[Optional[list[str]], typer.Option("--select", help="Probe only these classes of a path target (repeatable).")] = None,
     scales: Annotated[Optional[str], typer.Option("--scales", help="Comma-separated input scales [default: 1,10,30,100].")] = None,
     dtype: Annotated[Optional[Dtype], typer.Option("--dtype", help="[default: float32]")] = None,
     device: Annotated[Optional[Device], typer.Option("--device", help="[default: auto]")] = None,
     batch: Annotated[Optional[int], typer.Option("--batch", help="[default: 2]")] = None,
     length: Annotated[Optional[int], typer.Option("--length", help="[default: 256]")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Input feature width (inferred if omitted).")] = None,
+    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="batch,length (the rest inferred) or the full input shape, e.g. 2,3,224,224.")] = None,
+    input_dtype: Annotated[Optional[InputDtype], typer.Option("--input-dtype", help="long: integer token ids (with --vocab-size unless the model starts with nn.Embedding).")] = None,
+    vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", help="Token ids are drawn below this.")] = None,
+    gradients: Annotated[Optional[bool], typer.Option("--gradients/--no-gradients", help="One backward pass per scale: gradient explosion / vanishing verdicts [default: on].")] = None,
     weights: Annotated[Optional[Path], typer.Option("--weights", help="A state_dict to load (strict=False) before probing.")] = None,
     train_steps: Annotated[Optional[int], typer.Option("--train-steps", help="Optimizer steps on random data before probing [default: 0].")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="Probe the original and the `apply --residual` version side by side.")] = False,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the result as JSON.")] = None,
-    plot_file: Annotated[Optional[Path], typer.Option("--plot", help="Write a per-layer RMS plot (PNG).")] = None,
+    plot_file: Annotated[Optional[Path], typer.Option("--plot", help="Write a per-layer RMS and gradient plot (PNG).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds before a probe process is stopped.")] = 300.0,
     config_file: ConfigOpt = None,
 ) -> None:
-    """Run short forward passes over a sweep of input scales and judge every layer: ok, overflow, explosion, collapse.
+    """Run short forward and backward passes over a sweep of input scales and judge every SSM layer and norm:
+    ok, overflow, explosion, collapse, gradient explosion, vanishing gradient.
 
     Uses the real kernels on a GPU with mamba_ssm, else mambafix's pure-PyTorch Mamba. Settings
     come from the command line, else the target's [[tool.mambafix.smoke]] entry, else defaults.
     Exit codes: 0 stable, 1 unstable, 2 error. This command executes the targets' code.
     """
     import importlib.util
-    import json
 
     if importlib.util.find_spec("torch") is None:
         _fail("smoke needs torch: pip install 'mambafix[smoke]'")
     from mambafix.config import ConfigError, load_config
-    from mambafix.smoke.runner import NOTICE, plot, render, run_smoke
+    from mambafix.smoke.construct import UserError, read_init
+    from mambafix.smoke.session import run_session
+    from mambafix.smoke.settings import shape_spec
     from mambafix.smoke.targets import TargetError, resolve_jobs
 
     given: dict = {}
     try:
         if init is not None:
-            given["init"] = json.loads(init)
-            if not isinstance(given["init"], dict):
-                _fail("--init must be a JSON object")
+            given["init"] = read_init(init)
         if scales is not None:
             given["scales"] = [float(v) for v in scales.split(",") if v.strip()]
+        if input_shape is not None:
+            given.update(shape_spec([int(v) for v in input_shape.split(",") if v.strip()]))
+    except UserError as exc:
+        _fail(str(exc))
     except ValueError as exc:
-        _fail(f"bad --init or --scales: {exc}")
+        _fail(f"bad --scales or --input-shape: {exc}")
     for key, value in (("dtype", dtype and dtype.value), ("device", device and device.value), ("batch", batch),
-                       ("length", length), ("width", width), ("train_steps", train_steps)):
+                       ("length", length), ("width", width), ("train_steps", train_steps), ("gradients", gradients),
+                       ("input_dtype", input_dtype and input_dtype.value), ("vocab_size", vocab_size)):
         if value is not None:
             given[key] = value
-    targets = targets or []
+    targets = list(targets or []) + ([factory] if factory else [])
     try:
         config = load_config([Path(t.rpartition(":")[0] if ":" in t else t) for t in targets] or None, config_file)
-        jobs = resolve_jobs(targets, config, given)
+        jobs = resolve_jobs(targets, config, given, select_classes)
     except (ConfigError, TargetError) as exc:
         _fail(str(exc))
-    typer.echo(NOTICE)
-    outcomes = []
-    if compare:
-        from mambafix.smoke.runner import compare_patched
-
-        for job in jobs:
-            try:
-                outcomes.extend(compare_patched(job.target, config, echo=typer.echo, timeout=timeout, **job.spec))
-            except ValueError as exc:
-                _fail(f"--compare: {exc}")
-        failed = [o for o in outcomes if not o.ok]
-        after = outcomes[1::2]
-        code = 2 if failed else (0 if all(o.stable for o in after) else 1)
-    else:
-        for job in jobs:
-            outcome = run_smoke(job.target, timeout=timeout, weights=str(weights) if weights else None, **job.spec)
-            render(outcome, typer.echo)
-            outcomes.append(outcome)
-        code = max(o.exit_code for o in outcomes)
-    if len(jobs) > 1 and not compare:
-        typer.echo(f"{sum(o.ok and o.stable for o in outcomes)} of {len(outcomes)} targets stable")
-    if report is not None:
-        report.write_text(json.dumps([{"target": o.target, "ok": o.ok, "stable": o.stable, "error": o.error, **o.data}
-                                      for o in outcomes], indent=2, default=str))
-    if plot_file is not None and any(o.ok for o in outcomes):
-        plot([o for o in outcomes if o.ok], plot_file)
+    try:
+        code = run_session(jobs, config, compare=compare, weights=weights, timeout=timeout, report=report,
+                           plot_file=plot_file, echo=typer.echo, err=lambda text: typer.echo(text, err=True))
+    except ValueError as exc:
+        _fail(str(exc))
     raise typer.Exit(code)
 
 

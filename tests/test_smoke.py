@@ -129,7 +129,12 @@ def test_cli_smoke_report_and_plot(tmp_path):
     assert result.exit_code == 1, result.output
     assert "executes the target's code" in result.output and "backend: reference" in result.output
     data = json.loads(report.read_text())
+    assert data["schema_version"] == 2
+    data = data["targets"]
     assert data[0]["result"]["stable"] is False
+    rows = data[0]["result"]["layers"]
+    assert data[0]["result"]["gradients"] and all("grad_rms" in r and "grad_ratio" in r for r in rows)
+    assert any(r["grad_ratio"] is not None for r in rows if r["scale"] == 1.0)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -189,13 +194,13 @@ def test_smoke_on_a_path_probes_the_stacks_check_finds(tmp_path):
     (tmp_path / "other.py").write_text("x = 1\n")
     jobs = resolve_jobs([str(tmp_path)], load_config([tmp_path]), {})
     assert [j.target for j in jobs] == [f"{tmp_path / 'net.py'}:Net"]  # Clean has no stack
-    with pytest.raises(TargetError, match="no Mamba stack"):
+    with pytest.raises(TargetError, match="no class there holds a stack"):
         resolve_jobs([str(tmp_path / "other.py")], load_config([tmp_path]), {})
     report = tmp_path / "r.json"
     result = CliRunner().invoke(app, ["smoke", str(tmp_path), "--init", '{"d_model": 16}', "--length", "32",
                                       "--scales", "1,100", "--report", str(report)])
     assert result.exit_code == 1, result.output  # two unnormalized layers overflow at x100
-    data = json.loads(report.read_text())
+    data = json.loads(report.read_text())["targets"]
     assert [d["target"] for d in data] == [f"{tmp_path / 'net.py'}:Net"]
     assert data[0]["input_shape"] == [2, 32, 16]
 
@@ -213,14 +218,14 @@ def test_pyproject_smoke_entries_set_target_init_shape_dtype_and_scales(tmp_path
     report = tmp_path / "r.json"
     result = CliRunner().invoke(app, ["smoke", "--report", str(report)])
     assert result.exit_code in (0, 1), result.output
-    data = json.loads(report.read_text())[0]
+    data = json.loads(report.read_text())["targets"][0]
     assert data["input_shape"] == [1, 40, 12] and data["init"] == {"d_model": 12, "n_layers": 3}
     assert data["result"]["dtype"] == "bfloat16" and data["result"]["scales"] == [1.0, 2.0]
     assert len({r["name"] for r in data["result"]["layers"]}) == 3
     # the command line wins over the entry, for the same target named another way
     result = CliRunner().invoke(app, ["smoke", f"{tmp_path / 'net.py'}:Net", "--length", "24", "--dtype", "float32",
                                       "--report", str(report)])
-    data = json.loads(report.read_text())[0]
+    data = json.loads(report.read_text())["targets"][0]
     assert data["input_shape"] == [1, 24, 12] and data["result"]["dtype"] == "float32"
 
     (tmp_path / "pyproject.toml").write_text('[[tool.mambafix.smoke]]\ntarget = "net.py:Net"\ninput-shape = [1]\n')
@@ -246,7 +251,7 @@ def test_cli_compare_original_unstable_patched_stable(tmp_path):
                                       "--scales", "1,30", "--report", str(report)])
     assert result.exit_code == 0, result.output  # the patched model is stable
     assert "BiMamba: before UNSTABLE, after stable" in result.output
-    assert [d["stable"] for d in json.loads(report.read_text())] == [False, True]
+    assert [d["stable"] for d in json.loads(report.read_text())["targets"]] == [False, True]
     assert (pkg / "bimamba.py").read_bytes() == before  # --compare patches a copy, never the file
 
 

@@ -63,7 +63,7 @@ class ResultCache:
                 findings=[Finding(**f) for f in raw["findings"]],
                 summaries={k: ClassSummary.from_json(v) for k, v in raw["summaries"].items()},
                 unresolved=set(raw["unresolved"]),
-                stack_classes=list(raw["stack_classes"]),
+                model_classes=list(raw["model_classes"]),
             )
         except (KeyError, TypeError, ValueError):
             return None
@@ -76,7 +76,7 @@ class ResultCache:
             "findings": [f.to_dict() for f in result.findings],
             "summaries": {k: v.to_json() for k, v in result.summaries.items()},
             "unresolved": sorted(result.unresolved),
-            "stack_classes": result.stack_classes,
+            "model_classes": result.model_classes,
         }
         self.used.add(key)
         self.dirty = True

@@ -18,6 +18,7 @@ from mambafix.checks.registry import REGISTRY, class_index_codes, load_check
 from mambafix.config import Config, load_config
 from mambafix.engine.results import FileResult
 from mambafix.facts.file_facts import FileFacts
+from mambafix.facts.kinds import Container, Kind
 from mambafix.notebook import Notebook, NotebookError, is_notebook, load, locate
 from mambafix.report.findings import FileError, Finding
 from mambafix.source import SourceError, decode
@@ -141,14 +142,28 @@ def parse_error_message(exc: Exception) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+def model_classes(analysis: FileAnalysis) -> list[str]:
+    """Classes that hold a Mamba-family stack, normalized or not (smoke's targets in a path):
+    the classes with a stack finding first, then the others, in file order."""
+    facts = analysis.facts
+    names = [d.owner_class for d, _ in analysis.reported if d.owner_class]
+    names += [use.cls.name.value for use in facts.all_stack_uses()]
+    for cls in facts.all_classes:
+        for stack in facts.init_info(cls).stacks.values():
+            several = stack.container != Container.SINGLE and (stack.repeated is not None or len(stack.elements or ()) > 1)
+            if several and stack.kind() in (Kind.MAMBA, Kind.NORMALIZED):
+                names.append(cls.name.value)
+    return list(dict.fromkeys(names))
+
+
 def analyze_file(path: str, data: bytes, config: Config, index: dict | None, codes: frozenset[str]) -> FileResult:
     result = FileResult()
     try:
         source, nb = python_source(data, path)
         analysis = analyze_module(source, path, config, index, codes)
         result.findings = in_cells(analysis.findings, source) if nb is not None else analysis.findings
-        result.stack_classes = list(dict.fromkeys(d.owner_class for d, _ in analysis.reported if d.owner_class))
         if codes & class_index_codes():
+            result.model_classes = model_classes(analysis)
             result.summaries = analysis.facts.summaries()
             result.unresolved = set(analysis.facts.unresolved)
     except Exception as exc:  # noqa: BLE001 - every input error is a per-file error

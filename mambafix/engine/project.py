@@ -2,7 +2,7 @@
 
 The per-file analysis (`mambafix.engine.file`: one libcst parse, every check) is imported only
 when some file needs parsing, so a run that the prefilter and the cache answer never loads
-libcst. `find_stack_classes` gives smoke the classes check finds stacks in, through the same
+libcst. `find_model_classes` gives smoke the classes that hold Mamba stacks, through the same
 rounds as check.
 """
 
@@ -107,14 +107,15 @@ def check_paths(paths: list[str | Path], config: Config | None = None, *, cache:
     return report
 
 
-def find_stack_classes(paths: list[str | Path], config: Config) -> list[str]:
-    """`file.py:Class` for every class in which the stack checks find a stack (MF001/MF002,
-    whatever the selection), in order: the same discovery, prefilter and cross-file rounds as check."""
+def find_model_classes(paths: list[str | Path], config: Config) -> list[str]:
+    """`file.py:Class` for every class that holds a Mamba-family stack, normalized or not (those
+    with a MF001/MF002 finding first in each file): the same discovery, prefilter and cross-file
+    rounds as check, whatever the selection."""
     config = replace(config, select=class_index_codes())
     report = Report()
     sources = _gather(paths, config, report)
     results = _analyze(sources, config, report, cache=True)
-    return [f"{sources[i][0]}:{cls}" for i in sorted(results) for cls in results[i].stack_classes]
+    return [f"{sources[i][0]}:{cls}" for i in sorted(results) for cls in results[i].model_classes]
 
 
 def analyze_sources(sources: list[tuple[str, bytes]], config: Config, report: Report, *, cache: bool = True,

@@ -14,4 +14,4 @@ class FileResult:
     error: FileError | None = None
     summaries: dict[str, ClassSummary] = field(default_factory=dict)  # this file's layer-like classes
     unresolved: set[str] = field(default_factory=set)  # classes used as layers, defined elsewhere
-    stack_classes: list[str] = field(default_factory=list)  # classes with a stack finding (smoke's targets)
+    model_classes: list[str] = field(default_factory=list)  # classes holding a Mamba stack (smoke's targets)

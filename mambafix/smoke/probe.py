@@ -1,7 +1,18 @@
-"""Per-layer activation statistics over a sweep of input scales, and a verdict for each."""
+"""Per-layer activation and gradient statistics over a sweep of input scales, and a verdict for each.
+
+Layers are found by class name (mamba_ssm's, plus the configured extra classes) and by
+structure: a module that owns the selective-SSM attributes of one of the signatures in
+rules/families.toml (`A_log` with `D`, `dt_proj`, `x_proj` or `dt_bias`) is an SSM layer
+whatever its class is called. After each scale's forward pass, one backward
+pass of a scale-invariant loss gives each layer's output gradient; a layer's sensitivity is
+that gradient's RMS times the output's RMS (unchanged when layers only rescale), and an SSM
+layer's sensitivity far above the last SSM layer's is a gradient explosion, far below a
+vanishing gradient.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -11,6 +22,8 @@ DEFAULT_SCALES = (1.0, 10.0, 30.0, 100.0)
 GROWTH_LIMIT = 10.0  # RMS out / RMS in of one layer
 COLLAPSE_FLOOR = 1e-6  # RMS of a layer's output relative to the model's input RMS
 SAFE_FRACTION = 0.01  # beyond this share of the dtype's max, call it overflow
+GRADIENT_LIMIT = 1e3  # sensitivity of a layer relative to the last layer's: above, gradient explosion
+GRADIENT_FLOOR = 1e-4  # below: vanishing gradient
 
 
 @dataclass
@@ -25,6 +38,8 @@ class LayerStat:
     rms_in: float
     nonfinite: float
     verdict: str = "ok"
+    grad_rms: float | None = None  # RMS of d(loss)/d(output); None where no gradient reached it
+    grad_ratio: float | None = None  # sensitivity relative to the last layer's
 
 
 @dataclass
@@ -35,6 +50,7 @@ class ProbeResult:
     scales: list[float]
     stats: list[LayerStat] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    gradients: bool = True
 
     @property
     def stable(self) -> bool:
@@ -42,18 +58,32 @@ class ProbeResult:
 
     def to_dict(self) -> dict:
         return {"backend": self.backend, "device": self.device, "dtype": self.dtype, "scales": self.scales,
-                "stable": self.stable, "errors": self.errors, "layers": [asdict(s) for s in self.stats]}
+                "stable": self.stable, "errors": self.errors, "gradients": self.gradients, "layers": [asdict(s) for s in self.stats]}
 
 
 LAYER_NAMES = {"Mamba", "Mamba2", "Mamba2Simple", "Mamba3"}
+LAYER_MODULES = ("mamba_ssm", "mambafix.smoke.reference")  # where those names are mamba_ssm's layers
 NORM_NAMES = {"LayerNorm", "RMSNorm", "GroupNorm", "RMSNormGated"}
+SSM_SIGNATURES = (("A_log", "D"), ("A_log", "dt_proj"), ("A_log", "x_proj"), ("A_log", "dt_bias"))
 
 
-def _is_layer(module: nn.Module) -> str | None:
-    names = {c.__name__ for c in type(module).__mro__}
-    if names & LAYER_NAMES:
+def layer_kind(module: nn.Module, extra: frozenset[str] = frozenset(), signatures=SSM_SIGNATURES) -> str | None:
+    """"mamba" for an SSM layer: mamba_ssm's (or the reference's) layer classes, a configured
+    extra class (a dotted name matches module.Class, a bare name any class so named), or any
+    module that owns the selective-SSM attributes of one signature (rules/families.toml);
+    "norm" for a normalization; None for anything else. A user's class that is merely called
+    Mamba (a whole language model, say) is not a layer unless its own attributes say so."""
+    cls = type(module)
+    own = set(module._parameters) | set(module._modules)
+    if any(set(sig) <= own for sig in signatures):
         return "mamba"
-    if names & NORM_NAMES:
+    for klass in cls.__mro__:
+        qualified = f"{klass.__module__}.{klass.__qualname__}"
+        if klass.__name__ in LAYER_NAMES and klass.__module__.startswith(LAYER_MODULES):
+            return "mamba"
+        if qualified in extra or klass.__name__ in extra:
+            return "mamba"
+    if {c.__name__ for c in cls.__mro__} & NORM_NAMES:
         return "norm"
     return None
 
@@ -83,43 +113,140 @@ def judge(stat: LayerStat, input_rms: float, dtype: torch.dtype, growth_limit: f
     return "ok"
 
 
+def all_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """named_modules(), plus modules kept in plain Python lists or tuples (`self.layers = [...]`):
+    those are not registered, so torch does not see them, but the model still calls them."""
+    found, seen = [], set()
+
+    def visit(prefix: str, module: nn.Module) -> None:
+        if id(module) in seen:
+            return
+        seen.add(id(module))
+        found.append((prefix, module))
+        for name, child in module._modules.items():
+            if child is not None:
+                visit(f"{prefix}.{name}" if prefix else name, child)
+        for name, value in vars(module).items():
+            if isinstance(value, (list, tuple)) and value and all(isinstance(v, nn.Module) for v in value):
+                for i, child in enumerate(value):
+                    visit(f"{prefix}.{name}[{i}]" if prefix else f"{name}[{i}]", child)
+
+    visit("", model)
+    return found
+
+
+def first_tensor(output):
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (tuple, list)):
+        for item in output:
+            found = first_tensor(item)
+            if found is not None:
+                return found
+    return None
+
+
+def judge_gradients(rows: list[LayerStat], limit: float = GRADIENT_LIMIT, floor: float = GRADIENT_FLOOR) -> None:
+    """Set grad_ratio and the gradient verdicts of one scale's rows (forward order).
+
+    A row's sensitivity is its output's gradient RMS times that output's RMS: the relative change
+    of the loss for a relative change of the tensor, which a layer that only multiplies by a
+    gain leaves unchanged. Ratios are taken against the last SSM layer; only SSM layers get a
+    gradient verdict (a norm's ratio is shown for reading)."""
+    sensitivities = [r.grad_rms * r.rms if r.grad_rms is not None and r.rms == r.rms else None for r in rows]
+    layers = [s for r, s in zip(rows, sensitivities) if r.kind == "mamba" and s is not None and math.isfinite(s) and s > 0]
+    if not layers:
+        return
+    last = layers[-1]
+    for row, s in zip(rows, sensitivities):
+        if s is not None:
+            row.grad_ratio = s / last if math.isfinite(s) else float("inf")
+    ssm = [r for r in rows if r.kind == "mamba" and r.grad_ratio is not None]
+    # Like the forward verdicts, a gradient verdict needs compounding: the layer is far off the
+    # last layer and the SSM layer after it is already well on the way there. One layer alone
+    # (the first, fed a raw input with a large offset that the next norm removes) is not flagged.
+    for row, after in zip(ssm, ssm[1:]):
+        if row.verdict != "ok":
+            continue
+        if not math.isfinite(row.grad_rms) or (row.grad_ratio > limit and after.grad_ratio > math.sqrt(limit)):
+            row.verdict = "gradient explosion"
+        elif row.grad_ratio < floor and after.grad_ratio < math.sqrt(floor):
+            row.verdict = "vanishing gradient"
+
+
 def run_probe(model: nn.Module, make_input, scales=DEFAULT_SCALES, dtype=torch.float32, device="cpu",
-              backend="reference", seed=0, growth_limit=GROWTH_LIMIT, floor=COLLAPSE_FLOOR) -> ProbeResult:
-    """`make_input(generator)` returns a unit-scale input; each scale multiplies it."""
+              backend="reference", seed=0, growth_limit=GROWTH_LIMIT, floor=COLLAPSE_FLOOR,
+              extra_classes: frozenset[str] = frozenset(), gradients: bool = True, scale_at=None,
+              signatures=SSM_SIGNATURES) -> ProbeResult:
+    """`make_input(generator)` returns a unit-scale input; each scale multiplies it. For integer
+    inputs (tokens), `scale_at` is the module (the embedding) whose output each scale multiplies."""
     model = model.to(device=device, dtype=dtype).eval()
-    result = ProbeResult(backend, str(device), str(dtype).replace("torch.", ""), [float(s) for s in scales])
+    for _, module in all_modules(model):  # unregistered modules (plain lists) move too
+        module.to(device=device, dtype=dtype).train(False)
+    result = ProbeResult(backend, str(device), str(dtype).replace("torch.", ""), [float(s) for s in scales],
+                         gradients=gradients)
     hooks, current = [], {}
-    named = [(n, m, _is_layer(m)) for n, m in model.named_modules()]
+    named = [(n, m, layer_kind(m, extra_classes, signatures)) for n, m in all_modules(model)]
     named = [(n, m, k) for n, m, k in named if k is not None]
+    if not any(k == "mamba" for _, _, k in named):
+        result.errors.append("no SSM layer found in the model (no mamba_ssm layer, no module with A_log and D "
+                             "parameters, no configured extra-layer-classes)")
+        return result
 
     def hook(name, kind):
         def fn(module, inputs, output):
-            out = output[0] if isinstance(output, tuple) else output
+            out = first_tensor(output)
             inp = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
-            if not isinstance(out, torch.Tensor):
+            if out is None:
                 return
             mn, mx, mean, rms, share = _stats(out)
-            rms_in = _stats(inp)[3] if inp is not None else float("nan")
-            current.setdefault("rows", []).append(LayerStat(name, kind, current["scale"], mn, mx, mean, rms, rms_in, share))
+            rms_in = _stats(inp)[3] if inp is not None and inp.is_floating_point() else float("nan")
+            row = LayerStat(name, kind, current["scale"], mn, mx, mean, rms, rms_in, share)
+            current.setdefault("rows", []).append(row)
+            if gradients and out.requires_grad:
+                out.register_hook(lambda g, row=row: setattr(row, "grad_rms", _grad_rms(g)))
         return fn
+
+    def scale_output(module, inputs, output):
+        current["input"] = output * current["scale"]
+        return current["input"]
 
     for name, module, kind in named:
         hooks.append(module.register_forward_hook(hook(name, kind)))
+    if scale_at is not None:
+        hooks.append(scale_at.register_forward_hook(scale_output))
     try:
         for scale in scales:
             generator = torch.Generator(device="cpu").manual_seed(seed)
-            x = (make_input(generator) * scale).to(device=device, dtype=dtype)
+            raw = make_input(generator)
+            x = raw.to(device=device) if scale_at is not None else (raw * scale).to(device=device, dtype=dtype)
             current.clear()
             current["scale"] = float(scale)
-            with torch.no_grad():
-                model(x)
-            input_rms = float(x.float().pow(2).mean().sqrt())
-            for row in current.get("rows", []):
+            with torch.set_grad_enabled(gradients):
+                out = first_tensor(model(x))
+                if gradients and out is not None and out.requires_grad and bool(torch.isfinite(out).all()):
+                    # A fixed random direction: a loss along the output itself would be
+                    # cancelled exactly by a final norm's backward (it is scale-invariant).
+                    direction = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed + 1)).to(out.device)
+                    norm = out.detach().float().pow(2).mean().sqrt().clamp_min(1e-30)
+                    (out.float() * direction).mean().div(norm).backward()
+            model.zero_grad(set_to_none=True)
+            seen = current.get("input", x)
+            input_rms = float(seen.detach().float().pow(2).mean().sqrt())
+            rows = current.get("rows", [])
+            for row in rows:
                 row.verdict = judge(row, input_rms, dtype, growth_limit, floor)
-                result.stats.append(row)
+            if gradients:
+                judge_gradients(rows)
+            result.stats.extend(rows)
     finally:
         for h in hooks:
             h.remove()
-    if not named:
-        result.errors.append("no Mamba-family layer or norm found in the model")
     return result
+
+
+def _grad_rms(grad: torch.Tensor) -> float:
+    g = grad.detach().double()
+    return float(g.pow(2).mean().sqrt()) if g.numel() else float("nan")

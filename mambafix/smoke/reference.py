@@ -22,6 +22,18 @@ BLOCK = 32
 _SAFE_LOG = 60.0  # exp(60) ~ 1e26: far inside float32 range
 
 
+class UnsupportedArgument(TypeError):
+    """A keyword argument (often a fork's, like Vision Mamba's `bimamba_type`) that the reference
+    backend does not implement; reported by name instead of a crash."""
+
+
+def refuse_unknown(owner: str, unknown: dict) -> None:
+    if unknown:
+        names = ", ".join(f"`{k}`" for k in unknown)
+        raise UnsupportedArgument(f"fork argument {names} of {owner} not supported by the reference backend "
+                                  "(mambafix's pure-PyTorch Mamba); probe on a GPU with the fork's mamba_ssm installed")
+
+
 def _scan_steps(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The plain recurrence, one step at a time. dA, bx: (B, T, *S); h: (B, *S)."""
     out = []
@@ -93,7 +105,8 @@ class Mamba(nn.Module):
 
     def __init__(self, d_model, d_state=16, d_conv=4, expand=2, dt_rank="auto", dt_min=0.001, dt_max=0.1,
                  dt_init="random", dt_scale=1.0, dt_init_floor=1e-4, conv_bias=True, bias=False,
-                 use_fast_path=True, layer_idx=None, device=None, dtype=None):
+                 use_fast_path=True, layer_idx=None, device=None, dtype=None, **unknown):
+        refuse_unknown("Mamba", unknown)
         factory = {"device": device, "dtype": dtype}
         super().__init__()
         self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand
@@ -162,7 +175,8 @@ class Mamba2(nn.Module):
                  ngroups=1, A_init_range=(1, 16), D_has_hdim=False, rmsnorm=True, norm_before_gate=False,
                  dt_min=0.001, dt_max=0.1, dt_init_floor=1e-4, dt_limit=(0.0, float("inf")), bias=False,
                  conv_bias=True, chunk_size=256, use_mem_eff_path=True, layer_idx=None, process_group=None,
-                 sequence_parallel=True, device=None, dtype=None):
+                 sequence_parallel=True, device=None, dtype=None, **unknown):
+        refuse_unknown("Mamba2", unknown)
         factory = {"device": device, "dtype": dtype}
         super().__init__()
         self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand

@@ -22,6 +22,7 @@ class SmokeOutcome:
     stable: bool = False
     data: dict = field(default_factory=dict)
     error: str | None = None
+    trace: str | None = None  # the target's own traceback (its bug); none for a user error
 
     @property
     def exit_code(self) -> int:
@@ -47,7 +48,8 @@ def run_smoke(target: str, timeout: float = 300, **spec) -> SmokeOutcome:
             return SmokeOutcome(target, False, error=f"the probe process died (exit {proc.returncode}):\n{tail}")
         data = json.loads(out_path.read_text())
     if not data.get("ok"):
-        return SmokeOutcome(target, False, data=data, error=data.get("error", "unknown error") + "\n" + data.get("traceback", ""))
+        return SmokeOutcome(target, False, data=data, error=data.get("error", "unknown error"),
+                            trace=None if data.get("user_error") else data.get("traceback"))
     return SmokeOutcome(target, True, data["result"]["stable"], data)
 
 
@@ -57,13 +59,29 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
-def render(outcome: SmokeOutcome, echo=print) -> None:
+def render_error(outcome: SmokeOutcome, err=print) -> None:
+    """A user error is one line; the target's own exception keeps its traceback (it is the user's bug)."""
+    err(f"{outcome.target}: error: {outcome.error}")
+    if outcome.trace:
+        err(outcome.trace.rstrip())
+
+
+def _cell(row: dict | None) -> str:
+    if row is None:
+        return "-"
+    text = _fmt(row["rms"])
+    if row.get("grad_ratio") is not None:
+        text += f" g{_fmt(row['grad_ratio'])}"
+    return text + (" ok" if row["verdict"] == "ok" else " " + row["verdict"].upper())
+
+
+def render(outcome: SmokeOutcome, echo=print, err=None) -> None:
     if not outcome.ok:
-        echo(f"{outcome.target}: error: {outcome.error}")
+        render_error(outcome, err or echo)
         return
     result = outcome.data["result"]
     echo(f"{outcome.target}  backend: {result['backend']}  device: {result['device']}  dtype: {result['dtype']}  "
-         f"input: {outcome.data['input_shape']}")
+         f"input: {outcome.data['input_shape']}{' tokens' if outcome.data.get('input_dtype') == 'long' else ''}")
     scales = result["scales"]
     rows: dict[str, dict] = {}
     for row in result["layers"]:
@@ -75,21 +93,21 @@ def render(outcome: SmokeOutcome, echo=print) -> None:
         table = Table(show_header=True, header_style="bold")
         table.add_column("layer")
         table.add_column("kind")
+        gradients = result.get("gradients", False)
         for s in scales:
-            table.add_column(f"x{s:g} RMS")
+            table.add_column(f"x{s:g} RMS" + (" g(rel)" if gradients else ""))
         for name, cells in rows.items():
-            values = []
-            for s in scales:
-                r = cells.get(s)
-                values.append("-" if r is None else f"{_fmt(r['rms'])} {'ok' if r['verdict'] == 'ok' else r['verdict'].upper()}")
-            table.add_row(name, cells["kind"], *values)
+            table.add_row(name, cells["kind"], *(_cell(cells.get(s)) for s in scales))
         console = Console(no_color=bool(os.environ.get("NO_COLOR")), width=160)
         with console.capture() as capture:
             console.print(table)
         echo(capture.get().rstrip())
     except ImportError:
         for name, cells in rows.items():
-            echo(name + "  " + "  ".join(f"x{s:g}:{_fmt(cells[s]['rms'])}:{cells[s]['verdict']}" for s in scales if s in cells))
+            echo(name + "  " + "  ".join(f"x{s:g}:{_cell(cells.get(s))}" for s in scales))
+    if result.get("gradients"):
+        echo("g: the layer's output-gradient RMS x output RMS, relative to the last SSM layer's "
+             "(gradient explosion above 1e3, vanishing below 1e-4)")
     bad = [r for r in result["layers"] if r["verdict"] != "ok"]
     verdict = "STABLE" if outcome.stable else f"UNSTABLE ({len(bad)} layer/scale cells: " + ", ".join(sorted({r['verdict'] for r in bad})) + ")"
     echo(f"verdict: {verdict}")
@@ -101,20 +119,24 @@ def plot(outcomes: list[SmokeOutcome], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(6 * len(outcomes), 4), squeeze=False)
-    for ax, outcome in zip(axes[0], outcomes):
+    fig, axes = plt.subplots(2, len(outcomes), figsize=(6 * len(outcomes), 7), squeeze=False)
+    for column, outcome in enumerate(outcomes):
         if not outcome.ok:
             continue
         result = outcome.data["result"]
+        top, bottom = axes[0][column], axes[1][column]
         for scale in result["scales"]:
             rows = [r for r in result["layers"] if r["scale"] == scale]
             ys = [r["rms"] if r["rms"] == r["rms"] and r["nonfinite"] == 0 else float("nan") for r in rows]
-            ax.plot(range(len(rows)), ys, marker="o", label=f"x{scale:g}")
-        ax.set_yscale("log")
-        ax.set_xlabel("layer (forward-hook order)")
-        ax.set_ylabel("output RMS")
-        ax.set_title(outcome.target.rsplit(":", 1)[-1] + (" (stable)" if outcome.stable else " (unstable)"))
-        ax.legend()
+            top.plot(range(len(rows)), ys, marker="o", label=f"x{scale:g}")
+            grads = [r.get("grad_ratio") if r.get("grad_ratio") is not None else float("nan") for r in rows]
+            bottom.plot(range(len(rows)), grads, marker="o", label=f"x{scale:g}")
+        for ax, label in ((top, "output RMS"), (bottom, "gradient sensitivity (rel. to last)")):
+            ax.set_yscale("log")
+            ax.set_xlabel("layer (forward-hook order)")
+            ax.set_ylabel(label)
+            ax.legend()
+        top.set_title(outcome.target.rsplit(":", 1)[-1] + (" (stable)" if outcome.stable else " (unstable)"))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -13,10 +13,13 @@ DEFAULTS = {
     "length": 256,
     "width": None,
     "train_steps": 0,
+    "gradients": True,
 }
 
 # [[tool.mambafix.smoke]] keys -> spec keys
-ENTRY_KEYS = {"target", "init", "input-shape", "dtype", "device", "scales", "train-steps"}
+ENTRY_KEYS = {"target", "factory", "init", "input-shape", "input-dtype", "vocab-size", "dtype", "device", "scales",
+              "train-steps", "gradients"}
+INPUT_DTYPES = ("float", "long")
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -26,22 +29,35 @@ def validate_entry(entry: dict, origin: str) -> dict:
     unknown = sorted(set(entry) - ENTRY_KEYS)
     if unknown:
         raise ValueError(f"{origin}: unknown key {unknown[0]!r} in [[tool.mambafix.smoke]] (known: {', '.join(sorted(ENTRY_KEYS))})")
-    target = entry.get("target")
+    if "target" in entry and "factory" in entry:
+        raise ValueError(f"{origin}: a [[tool.mambafix.smoke]] entry has target or factory, not both")
+    target = entry.get("target", entry.get("factory"))
     if not isinstance(target, str) or ":" not in target:
-        raise ValueError(f"{origin}: [[tool.mambafix.smoke]] needs target = \"path/to/file.py:Class\" or \"package.module:Class\"")
+        raise ValueError(f"{origin}: [[tool.mambafix.smoke]] needs target = \"path/to/file.py:Class\" or \"package.module:Class\" "
+                         "(or factory = \"package.module:function\" returning the model)")
     spec: dict = {"target": target}
     if "init" in entry:
         if not isinstance(entry["init"], dict):
             raise ValueError(f"{origin}: smoke.init must be a table of constructor arguments")
         spec["init"] = dict(entry["init"])
     if "input-shape" in entry:
-        shape = entry["input-shape"]
-        if not (isinstance(shape, list) and len(shape) in (2, 3)
-                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
-            raise ValueError(f"{origin}: smoke.input-shape must be [batch, length] or [batch, length, width], got {shape!r}")
-        spec["batch"], spec["length"] = shape[0], shape[1]
-        if len(shape) == 3:
-            spec["width"] = shape[2]
+        try:
+            spec.update(shape_spec(entry["input-shape"]))
+        except ValueError as exc:
+            raise ValueError(f"{origin}: smoke.input-shape {exc}") from None
+    if "input-dtype" in entry:
+        if entry["input-dtype"] not in INPUT_DTYPES:
+            raise ValueError(f"{origin}: smoke.input-dtype must be one of {', '.join(INPUT_DTYPES)}, got {entry['input-dtype']!r}")
+        spec["input_dtype"] = entry["input-dtype"]
+    if "vocab-size" in entry:
+        vocab = entry["vocab-size"]
+        if not isinstance(vocab, int) or isinstance(vocab, bool) or vocab < 1:
+            raise ValueError(f"{origin}: smoke.vocab-size must be a whole number >= 1, got {vocab!r}")
+        spec["vocab_size"] = vocab
+    if "gradients" in entry:
+        if not isinstance(entry["gradients"], bool):
+            raise ValueError(f"{origin}: smoke.gradients must be true or false, got {entry['gradients']!r}")
+        spec["gradients"] = entry["gradients"]
     if "dtype" in entry:
         if entry["dtype"] not in DTYPES:
             raise ValueError(f"{origin}: smoke.dtype must be one of {', '.join(DTYPES)}, got {entry['dtype']!r}")
@@ -60,4 +76,16 @@ def validate_entry(entry: dict, origin: str) -> dict:
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
             raise ValueError(f"{origin}: smoke.train-steps must be a whole number >= 0, got {steps!r}")
         spec["train_steps"] = steps
+    return spec
+
+
+def shape_spec(shape) -> dict:
+    """Spec keys for an input shape: two numbers are [batch, length] (the rest inferred from the
+    model), three or more the exact input shape, batch first. Raises ValueError."""
+    if not (isinstance(shape, (list, tuple)) and len(shape) >= 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+        raise ValueError(f"must be [batch, length] or the full shape [batch, ...] of positive whole numbers, got {list(shape) if isinstance(shape, tuple) else shape!r}")
+    spec = {"batch": shape[0], "length": shape[1]}
+    if len(shape) >= 3:
+        spec["input_shape"] = list(shape)
     return spec

@@ -1,4 +1,5 @@
-"""What smoke probes: class targets, paths (the stacks check finds there), pyproject entries.
+"""What smoke probes: class or factory targets, paths (every class holding a Mamba stack there,
+normalized or not), pyproject entries.
 
 Each job is a target plus its settings, merged as: built-in defaults, then the matching
 `[[tool.mambafix.smoke]]` entry, then what the command line gave. Finding classes in a path
@@ -22,6 +23,7 @@ class TargetError(ValueError):
 class SmokeJob:
     target: str
     spec: dict = field(default_factory=dict)
+    discovered: bool = False  # found in a path: a class that cannot be built is listed, not fatal
 
 
 def is_class_target(text: str) -> bool:
@@ -45,14 +47,16 @@ def _target_key(target: str, root: Path | None) -> str:
     return f"{Path(head).resolve() if head.endswith('.py') else head}:{name}"
 
 
-def resolve_jobs(targets: list[str], config, given: dict) -> list[SmokeJob]:
+def resolve_jobs(targets: list[str], config, given: dict, select: list[str] | None = None) -> list[SmokeJob]:
     """The jobs for the command line's targets (or the configured entries when it names none).
 
-    `given` holds the options the command line set explicitly; they win over an entry's."""
-    from mambafix.engine.project import find_stack_classes
+    `given` holds the options the command line set explicitly; they win over an entry's.
+    `select` keeps only the classes (or factories) with those names."""
+    from mambafix.engine.project import find_model_classes
 
     entries = {_target_key(e["target"], config.root): e for e in config.smoke}
     names: list[str] = []
+    discovered: set[str] = set()
     if not targets:
         if not config.smoke:
             raise TargetError("no target: give FILE.py:Class, package.module:Class or a path, "
@@ -64,13 +68,24 @@ def resolve_jobs(targets: list[str], config, given: dict) -> list[SmokeJob]:
             continue
         if not Path(target).exists():
             raise TargetError(f"{target}: no such file or directory (a class target is path/to/file.py:Class)")
-        found = find_stack_classes([target], config)
+        found = find_model_classes([target], config)
         if not found:
-            raise TargetError(f"{target}: check finds no Mamba stack there to probe; name a class as FILE.py:Class")
+            raise TargetError(f"{target}: no class there holds a stack of Mamba-family layers; "
+                              "name the model as FILE.py:Class (or a factory as FILE.py:function)")
         names.extend(found)
+        discovered.update(found)
+    if select:
+        wanted = set(select)
+        kept = [n for n in names if n.rpartition(":")[2] in wanted]
+        if not kept:
+            raise TargetError(f"--select {', '.join(select)}: no such class among "
+                              f"{', '.join(dict.fromkeys(n.rpartition(':')[2] for n in names))}")
+        names = kept
     jobs = []
-    for name in names:
+    for name in dict.fromkeys(names):
         entry = entries.get(_target_key(name, config.root), {})
         spec = {**DEFAULTS, **{k: v for k, v in entry.items() if k != "target"}, **given}
-        jobs.append(SmokeJob(_locate(name, config.root) if entry else name, spec))
+        spec.setdefault("extra_classes", list(config.layer_classes))
+        spec.setdefault("ssm_signatures", [list(sig) for sig in config.ssm_signatures])
+        jobs.append(SmokeJob(_locate(name, config.root) if entry else name, spec, name in discovered))
     return jobs

@@ -1,0 +1,229 @@
+"""Build the model a smoke target names: a class, or a factory function that returns the model.
+
+Constructor arguments come from `--init` (a JSON object). An argument annotated with a class
+(a dataclass, MambaConfig, a plain config class) is built from the JSON object given for it,
+its own defaults filling the rest, or with no arguments at all when every field has a default.
+An unannotated config-like argument (`configs`, `args`, ...) becomes an attribute namespace.
+Runs in the probe process only; every mistake of the user's is a UserError (one line).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import sys
+import typing
+from pathlib import Path
+from types import SimpleNamespace
+
+D_MODEL_NAMES = ("d_model", "dim", "hidden_size", "d_hidden", "embed_dim", "hidden_dim")
+CONFIG_NAMES = ("configs", "config", "args", "cfg", "conf", "hparams", "params", "opt", "opts", "model_args")
+
+
+class UserError(Exception):
+    """A mistake in how smoke was asked to build or run the target: reported as one line, exit 2."""
+
+
+class ConfigNamespace(SimpleNamespace):
+    """A config object made from --init; reading a key it lacks names the key and how to give it."""
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise MissingConfigKey(f"the model reads {name!r} from its config, which --init does not give: "
+                               f"add \"{name}\": ... to the config's JSON object")
+
+
+class MissingConfigKey(AttributeError):
+    pass
+
+
+def namespace(value):
+    if isinstance(value, dict):
+        return ConfigNamespace(**{k: namespace(v) for k, v in value.items()})
+    return value
+
+
+def load_target(target: str):
+    """The class or function a target names; the target's file or package is made importable."""
+    spec, _, name = target.rpartition(":")
+    if not spec or not name:
+        raise UserError(f"target {target!r} must be path/to/file.py:Name or package.module:Name")
+    path = Path(spec)
+    if spec.endswith(".py") or path.exists():
+        if not path.exists():
+            raise UserError(f"{spec}: no such file")
+        path = path.resolve()
+        root = path.parent
+        while (root / "__init__.py").exists():
+            root = root.parent
+        sys.path.insert(0, str(root))
+        module_name = ".".join(path.with_suffix("").relative_to(root).parts)
+    else:
+        sys.path.insert(0, str(Path.cwd()))
+        module_name = spec
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.split(".")[0] != exc.name.split(".")[0]:
+            raise UserError(f"{module_name} imports {exc.name}, which is not installed here "
+                            f"(pip install {exc.name.split('.')[0]})") from None
+        raise
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise UserError(f"{module_name} has no class or function {name!r}") from None
+
+
+def _hints(func) -> dict:
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: fall back to the raw ones
+        return {k: v for k, v in getattr(func, "__annotations__", {}).items() if not isinstance(v, str)}
+
+
+def _config_class(annotation):
+    """The class an argument is annotated with when it is a config class worth building."""
+    if typing.get_origin(annotation) is typing.Union:
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = options[0] if len(options) == 1 else None
+    if not inspect.isclass(annotation) or annotation.__module__ == "builtins":
+        return None
+    if annotation.__module__.split(".")[0] in ("torch", "typing", "collections"):
+        return None
+    return annotation
+
+
+def all_defaults(cls) -> bool:
+    if dataclasses.is_dataclass(cls):
+        return all(f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+                   for f in dataclasses.fields(cls) if f.init)
+    try:
+        params = list(inspect.signature(cls).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+
+
+def build_config(cls, value: dict, where: str):
+    try:
+        return cls(**value)
+    except TypeError as exc:
+        raise UserError(f"cannot build {where} as {cls.__name__} from --init: {exc}") from None
+
+
+def arguments(func, init: dict, owner: str) -> dict:
+    """Keyword arguments for `func` (a class or a factory) from the --init object."""
+    target = func.__init__ if inspect.isclass(func) else func
+    try:
+        params = list(inspect.signature(target).parameters.items())
+    except (TypeError, ValueError):
+        return dict(init)
+    if inspect.isclass(func):
+        params = params[1:]
+    hints = _hints(target)
+    accepts_any = any(p.kind == p.VAR_KEYWORD for _, p in params)
+    known = {n for n, _ in params}
+    unknown = [k for k in init if k not in known]
+    if unknown and not accepts_any:
+        raise UserError(f"{owner} has no argument {unknown[0]!r} (its arguments: {', '.join(n for n, p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))})")
+    kwargs, missing = {}, []
+    for name, param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        config_cls = _config_class(hints.get(name))
+        if name in init:
+            value = init[name]
+            if isinstance(value, dict) and config_cls is not None:
+                value = build_config(config_cls, value, f"argument {name!r}")
+            elif isinstance(value, dict) and name.lower() in CONFIG_NAMES and config_cls is None:
+                value = namespace(value)
+            kwargs[name] = value
+        elif param.default is param.empty:
+            if config_cls is not None and all_defaults(config_cls):
+                kwargs[name] = config_cls()
+            elif name in D_MODEL_NAMES:
+                kwargs[name] = 64
+            else:
+                missing.append((name, config_cls))
+    kwargs.update({k: v for k, v in init.items() if k not in known})
+    if missing:
+        name, config_cls = missing[0]
+        what = f"a {config_cls.__name__}" if config_cls is not None else (
+            "a config object" if name.lower() in CONFIG_NAMES else "a value")
+        example = "{...}" if config_cls is not None or name.lower() in CONFIG_NAMES else "..."
+        raise UserError(f"cannot build {owner}: missing constructor argument(s) {', '.join(n for n, _ in missing)}; "
+                        f"pass {what} with --init '{{\"{name}\": {example}}}'")
+    return kwargs
+
+
+def build(obj, init: dict):
+    """(model, the arguments used). `obj` is an nn.Module class or a function returning a module."""
+    import torch.nn as nn
+
+    owner = getattr(obj, "__name__", repr(obj))
+    if not callable(obj):
+        raise UserError(f"{owner} is neither a class nor a function")
+    kwargs = arguments(obj, init, owner)
+    model = obj(**kwargs)
+    if not isinstance(model, nn.Module):
+        raise UserError(f"{owner}(...) returned {type(model).__name__}, not a torch.nn.Module")
+    return model, {k: _plain(v) for k, v in kwargs.items()}
+
+
+def signature_values(obj, used: dict) -> dict:
+    """The arguments used, with the constructor's own defaults for the rest (input sizes such as
+    `img_size=224` are often defaults)."""
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return dict(used)
+    defaults = {p.name: p.default for p in params if p.default is not p.empty}
+    return {**defaults, **used}
+
+
+def _plain(value):
+    if isinstance(value, SimpleNamespace):
+        return {k: _plain(v) for k, v in vars(value).items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def read_init(text: str) -> dict:
+    """--init's value: a JSON object, or @file.json / @file.yaml holding one. Raises UserError."""
+    origin = "--init"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        origin = str(path)
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--init {text}: cannot read {path}: {exc.strerror or exc}") from None
+        if path.suffix.lower() in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise UserError(f"--init {text}: reading YAML needs PyYAML (pip install pyyaml), or give JSON") from None
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError as exc:
+                raise UserError(f"{origin}: not valid YAML: {exc}") from None
+        else:
+            value = _json(raw, origin)
+    else:
+        value = _json(text, origin)
+    if not isinstance(value, dict):
+        raise UserError(f"{origin} must hold an object of constructor arguments, got {type(value).__name__}")
+    return value
+
+
+def _json(text: str, origin: str):
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{origin}: not valid JSON: {exc}") from None

@@ -1,0 +1,61 @@
+"""One `mambafix smoke` run over its jobs: probe each, render, write the report and plot, decide the exit code.
+
+Classes found in a path that cannot be built or run are listed with the reason and do not stop
+the others; the exit code is then decided by the classes that were probed (2 when none was).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mambafix.smoke.runner import NOTICE, SmokeOutcome, compare_patched, plot, render, render_error, run_smoke
+
+SCHEMA_VERSION = 2
+
+
+def run_session(jobs, config, *, compare: bool = False, weights: Path | None = None, timeout: float = 300,
+                report: Path | None = None, plot_file: Path | None = None, echo=print, err=print) -> int:
+    echo(NOTICE)
+    if compare:
+        outcomes = []
+        for job in jobs:
+            outcomes.extend(compare_patched(job.target, config, echo=echo, timeout=timeout, **job.spec))
+        failed = [o for o in outcomes if not o.ok]
+        code = 2 if failed else (0 if all(o.stable for o in outcomes[1::2]) else 1)
+    else:
+        outcomes, skipped = [], []
+        for job in jobs:
+            outcome = run_smoke(job.target, timeout=timeout, weights=str(weights) if weights else None, **job.spec)
+            outcomes.append(outcome)
+            if outcome.ok:
+                render(outcome, echo)
+            elif job.discovered and len(jobs) > 1:
+                skipped.append(outcome)
+                err(f"{outcome.target}: not probed: {outcome.error}")
+            else:
+                render_error(outcome, err)
+        code = _exit_code(outcomes, skipped)
+        if len(jobs) > 1:
+            probed = [o for o in outcomes if o.ok]
+            echo(f"{sum(o.stable for o in probed)} of {len(probed)} probed targets stable"
+                 + (f"; {len(skipped)} not probed (reasons above)" if skipped else ""))
+    if report is not None:
+        report.write_text(json.dumps(report_data(outcomes), indent=2, default=str))
+    if plot_file is not None and any(o.ok for o in outcomes):
+        plot([o for o in outcomes if o.ok], plot_file)
+    return code
+
+
+def _exit_code(outcomes: list[SmokeOutcome], skipped: list[SmokeOutcome]) -> int:
+    counted = [o for o in outcomes if not any(o is s for s in skipped)]
+    if not counted:
+        return 2
+    return max(o.exit_code for o in counted)
+
+
+def report_data(outcomes: list[SmokeOutcome]) -> dict:
+    return {"schema_version": SCHEMA_VERSION,
+            "targets": [{"target": o.target, "ok": o.ok, "stable": o.stable, "error": o.error, "traceback": o.trace,
+                         **{k: v for k, v in o.data.items() if k not in ("ok", "error", "traceback")}}
+                        for o in outcomes]}
