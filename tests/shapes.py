@@ -307,9 +307,10 @@ class M(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList([Block(d, Mamba) for _ in range(n)])
     def forward(self, x):
+        residual = None
         for block in self.blocks:
-            x = block(x)
-        return x
+            x, residual = block(x, residual)
+        return x + residual
 """,
     "single-layer": """
 class M(nn.Module):

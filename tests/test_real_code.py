@@ -158,7 +158,15 @@ HOME_MADE = dedent('''
 
         def forward(self, x):
             u, gate = self.in_proj(x).chunk(2, dim=-1)
-            return self.out_proj(F.silu(u) * self.D * F.silu(gate))
+            u = F.silu(u)
+            dt, B, C = self.x_proj(u).split([1, self.A_log.shape[1], self.A_log.shape[1]], dim=-1)
+            delta = F.softplus(self.dt_proj(dt))
+            A = -torch.exp(self.A_log)
+            h, ys = u.new_zeros(u.shape[0], u.shape[2], A.shape[1]), []
+            for t in range(u.shape[1]):
+                h = torch.exp(delta[:, t, :, None] * A) * h + (delta[:, t] * u[:, t])[..., None] * B[:, t, None, :]
+                ys.append((h * C[:, t, None, :]).sum(-1))
+            return self.out_proj((torch.stack(ys, dim=1) + u * self.D) * F.silu(gate))
 ''')
 
 # The same mixer wrapped as a pre-norm residual block, as in a trajectory model that stacks
@@ -167,8 +175,11 @@ PRENORM_BLOCK = HOME_MADE.replace(
     "        self.out_proj = nn.Linear(inner, width, bias=False)\n",
     "        self.out_proj = nn.Linear(inner, width, bias=False)\n        self.norm = nn.LayerNorm(width)\n",
 ).replace(
-    "        u, gate = self.in_proj(x).chunk(2, dim=-1)\n        return self.out_proj(F.silu(u) * self.D * F.silu(gate))",
-    "        u, gate = self.in_proj(self.norm(x)).chunk(2, dim=-1)\n        return x + self.out_proj(F.silu(u) * self.D * F.silu(gate))",
+    "        u, gate = self.in_proj(x).chunk(2, dim=-1)\n",
+    "        u, gate = self.in_proj(self.norm(x)).chunk(2, dim=-1)\n",
+).replace(
+    "        return self.out_proj((torch.stack(ys, dim=1) + u * self.D) * F.silu(gate))",
+    "        return x + self.out_proj((torch.stack(ys, dim=1) + u * self.D) * F.silu(gate))",
 )
 assert PRENORM_BLOCK != HOME_MADE
 
