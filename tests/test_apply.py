@@ -170,6 +170,8 @@ def test_print_removal_keeps_comments_and_else_and_impure_tests():
 
         def f(h, log):
             # explain the next step
+
+            # DIAGNOSTIC: check the input
             print("[S6 DEBUG] a")  # goes with its line
             h = h + 1
             if torch.isnan(h).any():
@@ -184,13 +186,41 @@ def test_print_removal_keeps_comments_and_else_and_impure_tests():
             return h
     """)
     out = fix(src, config=ALL)
-    assert "# explain the next step\n    h = h + 1" in out
-    assert "goes with its line" not in out
+    # the print's own comment (directly above it) goes with it; the one a blank line above stays,
+    # and so does the blank line
+    assert "    # explain the next step\n\n    h = h + 1" in out
+    assert "DIAGNOSTIC" not in out and "goes with its line" not in out
     assert "if torch.isnan" not in out and "    h = h * 2\n" in out
     assert "if log.flush():\n        pass" in out
     assert "for i in range(2):\n        pass" in out
     assert "if h is None" not in out
     compile(out, "m.py", "exec")
+
+
+def test_print_removal_keeps_the_blank_line_layout():
+    src = dedent("""
+        def forward(self, x):
+            x = self.embed(x)
+
+            # DIAGNOSTIC: Check input
+            print(f"[BiMamba DEBUG] input {x.abs().max()}")
+
+            # the stacks
+            y = self.layers(x)
+            # DIAGNOSTIC: after the stack
+            # (two lines of it)
+            print("[BiMamba DEBUG] out", y.shape)
+            return y
+    """)
+    out = fix(src, config=ALL)
+    assert out == dedent("""
+        def forward(self, x):
+            x = self.embed(x)
+
+            # the stacks
+            y = self.layers(x)
+            return y
+    """)
 
 
 def _write(path: Path, data: bytes) -> Path:

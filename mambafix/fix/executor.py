@@ -97,13 +97,16 @@ class FixTransformer(cst.CSTTransformer):
         return result if result is not None else self._mark(self.emptied, updated.with_changes(body=[cst.Pass()]))
 
     def _drop_doomed(self, body) -> tuple[list, list]:
+        """The statements that stay. A removed statement takes its own comment lines (those directly
+        above it, no blank line between) with it; the lines above those (blank lines, a comment
+        that belongs to what follows) move onto the next statement that stays."""
         kept, pending = [], []
         for stmt in body:
             if id(stmt) in self.doomed:
-                pending.extend(line for line in stmt.leading_lines if line.comment is not None)
+                pending.extend(_not_own(stmt.leading_lines))
                 continue
             if pending:
-                stmt = stmt.with_changes(leading_lines=[*pending, *stmt.leading_lines])
+                stmt = stmt.with_changes(leading_lines=_join_lines(pending, list(stmt.leading_lines)))
                 pending = []
             kept.append(stmt)
         return kept, pending
@@ -149,3 +152,19 @@ class FixTransformer(cst.CSTTransformer):
                 position = 1
         body.insert(position, cst.parse_statement(self.plan.import_needed + "\n"))
         return updated.with_changes(body=body)
+
+
+def _not_own(lines) -> list:
+    """The leading lines of a removed statement minus its own comment block (the run of comment
+    lines directly above it)."""
+    end = len(lines)
+    while end > 0 and lines[end - 1].comment is not None:
+        end -= 1
+    return list(lines[:end])
+
+
+def _join_lines(moved: list, own: list) -> list:
+    """Lines moved from removed statements before the next one's own, without doubling a blank gap."""
+    while moved and moved[-1].comment is None and own and own[0].comment is None:
+        moved.pop()
+    return [*moved, *own]
