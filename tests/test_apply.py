@@ -312,13 +312,38 @@ def test_unfixable_findings_exit_1_and_file_untouched(tmp_path):
     assert path.read_bytes() == src
 
 
-def test_a_file_libcst_cannot_print_back_is_reported_and_left_alone(tmp_path):
-    # libcst 1.x prints `except OSError :` as `except OSError:`; a fix elsewhere in the file
-    # would silently change that line, so the file is not rewritten at all.
+def test_files_libcst_cannot_print_back_are_fixed_by_splicing_their_own_lines(tmp_path):
+    # libcst 1.x prints `except OSError :` as `except OSError:` and drops a bare-CR file's last
+    # line ending; the fix is computed on libcst's printing and spliced into the original lines,
+    # so those bytes stay exactly as they were.
+    path = tmp_path / "m.py"
+    data = b'try:\n    pass\nexcept OSError :\n    pass\nprint("[S6 DEBUG] x")\n'
+    path.write_bytes(data)
+    report = apply_paths([path], load_config([tmp_path]))
+    assert path.read_bytes() == b'try:\n    pass\nexcept OSError :\n    pass\n' and report.written
+    stack = (HEADER + POSITIVE["listcomp"]).replace("\n", "\r").replace("class M", "class M ", 1)
+    stack = stack.replace("        return x\r", "        try:\r            pass\r        except ValueError :\r            pass\r        return x\r")
+    cr = tmp_path / "cr.py"
+    cr.write_bytes(stack.encode())
+    report = apply_paths([cr], load_config([tmp_path]), FixOptions(residual=True))
+    out = cr.read_bytes()
+    assert report.written and b"\n" not in out and out.endswith(b"\r")
+    assert b"except ValueError :\r" in out and b"class M (nn.Module)" in out
+    assert b"self.norms = nn.ModuleList([nn.LayerNorm(d) for _ in self.layers])\r" in out
+    assert check_source(out.decode(), "cr.py", CONFIG) == []
+
+
+def test_a_file_that_cannot_be_spliced_is_refused_and_counted_as_left(tmp_path, monkeypatch):
+    from mambafix.fix import splice
+
+    monkeypatch.setattr(splice, "splice", lambda *a: None)  # as if the printing did not line up
     path = tmp_path / "m.py"
     data = b'try:\n    pass\nexcept OSError :\n    pass\nprint("[S6 DEBUG] x")\n'
     path.write_bytes(data)
     report = apply_paths([path], load_config([tmp_path]))
     assert path.read_bytes() == data and not report.written
-    assert "does not print this file back" in report.files[0].error.message
+    assert "could not be spliced" in report.files[0].error.message
     assert report.exit_code() == 2
+    result = CliRunner().invoke(app, ["apply", str(path)])
+    assert result.exit_code == 2 and path.read_bytes() == data
+    assert "0 finding(s) left" not in result.output and "1 finding(s) left" in result.output

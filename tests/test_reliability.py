@@ -135,17 +135,17 @@ def test_bad_input_is_per_file_for_check_and_apply_writes_only_good_files(tmp_pa
     applied = apply_paths([root], load_config([root]))
     after = snapshot(root)
     changed = sorted(name for name in before if before[name] != after.get(name))
-    assert changed == ["bom.py", "crlf.py", "good.py", "latin.py", "tabs.py"]
+    assert changed == ["bom.py", "cr.py", "crlf.py", "good.py", "latin.py", "tabs.py"]
     assert set(after) == set(before)  # nothing created, nothing removed
     bom = (root / "bom.py").read_bytes()  # its only statement went; the BOM and line ending stay
     assert bom.startswith(b"\xef\xbb\xbf") and bom[3:].strip() == b"" and b"\n" not in bom.replace(b"\r\n", b"")
     assert (root / "crlf.py").read_bytes() == b"x = 1\r\n"
     assert (root / "latin.py").read_bytes() == b"# -*- coding: latin-1 -*-\n"
     assert (root / "tabs.py").read_bytes() == b"if True:\n\ty = 2\n"
-    # libcst drops a final bare CR: the file is reported and left as it was
+    # libcst drops a final bare CR: the fix is spliced into the file's own lines instead
+    assert (root / "cr.py").read_bytes() == b"x = 1\r"
     apply_errors = {Path(e.path).name: e.message for e in [*applied.errors, *(f.error for f in applied.files if f.error)]}
-    assert set(apply_errors) == set(errors) | {"cr.py"}
-    assert "does not print this file back" in apply_errors["cr.py"]
+    assert set(apply_errors) == set(errors)
 
 
 def test_a_file_deleted_between_discovery_and_read_is_a_per_file_error(tmp_path, monkeypatch):

@@ -129,12 +129,16 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
     fix would not compile, with result.error set)."""
     pure = Family(config.pure_calls)
     current = data
+    printed = None  # libcst's printing of the original, where it is not byte for byte the original
     for attempt in range(MAX_PASSES):
         analysis = analyze_module(current, path, config, index)
         result.remaining = [f for f in analysis.findings if not f.fixable]
         fixable = any(d.fix is not None for d, _ in analysis.reported)
-        if attempt == 0 and (fixable or not config.prefilter):
-            _check_round_trip(analysis.module, current)
+        if attempt == 0:
+            original_findings = analysis.findings  # all left when the file is not rewritten
+        if attempt == 0 and analysis.module.bytes != current:
+            printed = analysis.module.bytes
+            current = printed  # fix libcst's printing; the changed lines are spliced back below
         if not fixable:
             break
         plan, declined, patched = plan_fixes(analysis, options)
@@ -144,6 +148,7 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
             compile(decode(new_bytes), path, "exec", dont_inherit=True)
         except SyntaxError as exc:
             result.error = FileError(path, f"internal error: the fix produced invalid code ({exc.msg}, line {exc.lineno}); file left unchanged")
+            result.remaining = original_findings
             return data
         result.patched_classes.extend(patched)
         result.changes.extend(plan.changes)
@@ -152,15 +157,31 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
         current = new_bytes
     else:
         result.remaining = analyze_module(current, path, config, index).findings
-    return current
+    if printed is None:
+        return current
+    if current == printed:
+        return data
+    try:
+        return _splice_back(data, printed, current, analysis.module.encoding)
+    except SourceError:
+        result.remaining = original_findings
+        raise
 
 
-def _check_round_trip(module, data: bytes) -> None:
-    """libcst must print the untouched tree back byte for byte, or an edit could change bytes
-    it never meant to touch (libcst 1.x drops the space in `except X :`, for one)."""
-    if module.bytes != data:
-        raise SourceError("libcst does not print this file back byte for byte (a libcst limitation); "
-                          "not rewritten")
+def _splice_back(data: bytes, printed: bytes, fixed: bytes, encoding: str) -> bytes:
+    """The fix carried into the original bytes of a file libcst does not print back byte for byte
+    (libcst 1.x drops the space in `except X :` and a bare-CR file's last line ending)."""
+    from mambafix.fix.splice import splice
+
+    spliced = splice(data.decode(encoding), printed.decode(encoding), fixed.decode(encoding))
+    if spliced is None:
+        _refuse_round_trip()
+    return spliced.encode(encoding)
+
+
+def _refuse_round_trip() -> None:
+    raise SourceError("libcst does not print this file back byte for byte (a libcst limitation) and the fix "
+                      "could not be spliced into the original lines; not rewritten")
 
 
 def apply_paths(paths: list[str | Path], config: Config | None = None, options: FixOptions = FixOptions(),
@@ -168,7 +189,8 @@ def apply_paths(paths: list[str | Path], config: Config | None = None, options: 
     """Fix files and folders. With write=False nothing is written (for --diff).
 
     With the prefilter off (`config.prefilter` False) every file goes through the parser and
-    the printer, and a file that libcst does not print back byte for byte is an error."""
+    the fixer (a file libcst does not print back byte for byte gets its fixes spliced into its
+    own lines, or is an error when that cannot be exact)."""
     from mambafix.engine.discovery import discover
     from mambafix.engine.project import analyze_sources, read_sources
     from mambafix.report.findings import Report
