@@ -213,9 +213,95 @@ class M(nn.Module):
             x = layer(x)
         return x
 """,
+    # Modelled on hustvl/Vim (vim/models_mamba.py) and state-spaces/mamba (mixer_seq_simple.py):
+    # a module-level factory builds each layer and the class keeps them in a ModuleList
+    "factory-function-element": """
+def create_layer(d_model, layer_idx=None):
+    layer = Mamba(d_model)
+    layer.layer_idx = layer_idx
+    return layer
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([create_layer(d, layer_idx=i) for i in range(n)])
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    # a helper method that appends to a ModuleList and returns it (common in encoder classes)
+    "helper-method-append": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = self._make_layers(d, n)
+    def _make_layers(self, width, depth):
+        out = nn.ModuleList()
+        for _ in range(depth):
+            out.append(Mamba(width))
+        return out
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    "helper-function-list": """
+def make_layers(width, depth):
+    layers = []
+    for _ in range(depth):
+        layers.append(Mamba(d_model=width))
+    return nn.ModuleList(layers)
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = make_layers(d, n)
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+    # nn.Sequential(*self.layers) over a ModuleList built just above (reported; no automatic fix)
+    "sequential-over-modulelist": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+        self.net = nn.Sequential(*self.layers)
+    def forward(self, x):
+        return self.net(x)
+""",
 }
 
 NEGATIVE = {
+    # parallel branches on one input, concatenated or summed: no layer feeds another
+    "parallel-branches-cat": """
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.fwd = Mamba(d)
+        self.bwd = Mamba(d)
+    def forward(self, x):
+        return torch.cat([self.fwd(x), self.bwd(x.flip(1)).flip(1)], dim=-1)
+""",
+    "parallel-branches-sum-loop": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.branches = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        y = 0
+        for branch in self.branches:
+            y = y + branch(x)
+        return y
+""",
+    "parallel-branches-comprehension": """
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.branches = nn.ModuleList([Mamba(d) for _ in range(n)])
+    def forward(self, x):
+        return torch.stack([branch(x) for branch in self.branches]).mean(0)
+""",
     # mamba_ssm.Mamba2 applies a gated RMSNorm before out_proj unless rmsnorm=False: the probe
     # finds a bare stack of them stable, so it is not an unnormalized stack
     "mamba2-own-rmsnorm": """

@@ -94,14 +94,16 @@ def test_mf002_off_by_default():
     assert [f.code for f in found] == ["MF002"]
 
 
-def test_helper_built_stack_is_reported_without_fix():
+def test_helper_built_stack_whose_width_cannot_be_read_in_init_has_no_fix():
+    # a width that is one of the helper's parameters is read from the call (shapes
+    # helper-method-append, helper-function-list); an attribute of a config object is not
     src = """
-def make(d, n):
-    return nn.ModuleList([Mamba(d) for _ in range(n)])
+def make(cfg, n):
+    return nn.ModuleList([Mamba(cfg.width) for _ in range(n)])
 class M(nn.Module):
-    def __init__(self, d, n=4):
+    def __init__(self, cfg, n=4):
         super().__init__()
-        self.layers = make(d, n)
+        self.layers = make(cfg, n)
     def forward(self, x):
         for layer in self.layers:
             x = layer(x)

@@ -46,11 +46,23 @@ def residual_fix_blocker(use: StackUse) -> str | None:
 def _sequential_blocker(stack: Stack) -> str | None:
     if stack.helper:
         return f"the stack is built by {stack.helper}(), which the tool does not rewrite"
+    unpacked = _unpacked_attr(stack)
+    if unpacked is not None:
+        return (f"the nn.Sequential unpacks self.{unpacked}, which holds the layers; rewrite it as a loop "
+                f"over self.{unpacked} with a norm after each layer")
     if stack.repeated is None and stack.uniform_d_model() is None:
         return "the layers' width (d_model) could not be read from their constructors"
     if stack.repeated is not None and (stack.repeated.d_model is None or names_in(stack.repeated.d_model) & stack.comp_names):
         return "the layers' width (d_model) could not be read from their constructor"
     return None
+
+
+def _unpacked_attr(stack: Stack) -> str | None:
+    """`nn.Sequential(*self.layers)`: the attribute whose modules the Sequential is made of."""
+    value = stack.value
+    if not isinstance(value, cst.Call):
+        return None
+    return next((self_attr(a.value) for a in value.args if a.star == "*" and self_attr(a.value)), None)
 
 
 COMPOUND = ("one statement applies this and another stack (a compound step, such as forward plus "
@@ -61,8 +73,8 @@ def _loop_blocker(use: StackUse) -> str | None:
     stack, apps = use.stacks[0], use.apps
     if use.compound:
         return COMPOUND
-    if stack.helper:
-        return f"the stack is built by {stack.helper}(), which the tool does not rewrite"
+    if stack.helper and stack.uniform_d_model() is None:
+        return f"the stack is built by {stack.helper}(), and the layers' width could not be read in __init__"
     if stack.define is None:
         return "the stack is not built in __init__"
     if len(apps) != 1:

@@ -23,10 +23,12 @@ class Locals:
     """What the local names of a method stand for while `__init__` (or a helper) is read:
     an assigned expression, or the contents of a list built by an append loop."""
 
-    def __init__(self, defaults: dict) -> None:
+    def __init__(self, defaults: dict, stacks: dict | None = None) -> None:
         self.defaults = defaults
         self.exprs: dict[str, cst.BaseExpression] = {}
         self.lists: dict[str, Contents] = {}
+        self.started: dict[str, cst.BaseExpression] = {}  # what an append-built name was first
+        self.stacks = stacks if stacks is not None else {}  # `self.<attr>` stacks read so far
 
     def assign(self, name: str, value: cst.BaseExpression) -> None:
         self.exprs[name] = value
@@ -34,7 +36,8 @@ class Locals:
 
     def append_built(self, name: str, contents: Contents) -> None:
         self.lists[name] = contents
-        self.exprs.pop(name, None)
+        if name in self.exprs:
+            self.started[name] = self.exprs.pop(name)
 
 
 # Methods that return the module they are called on: `Mamba(d).to("cuda")` is a Mamba.
@@ -84,6 +87,9 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr)
     if fam.normalized_blocks.match_any(names):
         return Element(Kind.NORMALIZED, names[0].rsplit(".", 1)[-1], expr)
+    built = _factory_element(facts, expr, depth)
+    if built is not None:
+        return built
     summary = facts.summary_for(expr.func)
     if summary is not None:
         d_model = None
@@ -91,6 +97,33 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
             d_model = call_arg(expr, (summary.d_model_param[0],), summary.d_model_param[1])
         return Element(summary.kind, summary.display, expr, d_model)
     return OTHER
+
+
+def _factory_element(facts: Facts, call: cst.Call, depth: int) -> Element | None:
+    """What a module-level function of the file returns when it builds one layer
+    (`def create_block(d_model, ...): ...; return block`). A width that is one of the
+    function's parameters is read from the call's argument for it; any other is unknown."""
+    if not (isinstance(call.func, cst.Name) and call.func.value in facts.functions):
+        return None
+    func = facts.functions[call.func.value]
+    local = Locals(param_defaults(func))
+    for stmt in walk_statements(func.body):
+        for small in small_statements(stmt):
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                local.assign(small.targets[0].target.value, small.value)
+            if not (isinstance(small, cst.Return) and small.value is not None):
+                continue
+            element = classify(facts, small.value, local, depth + 1)
+            if element.kind == Kind.OTHER:
+                return None
+            width = element.d_model
+            if isinstance(width, cst.Name) and width.value in local.defaults:
+                names = list(local.defaults)
+                width = call_arg(call, (width.value,), names.index(width.value))
+            else:
+                width = None
+            return replace(element, ctor=call, d_model=width)
+    return None
 
 
 def _normalizes_itself(fam, matched: str, call: cst.Call) -> bool:
@@ -135,6 +168,9 @@ def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents 
 
 
 def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Contents | None:
+    attr = self_attr(expr)
+    if attr is not None and attr in local.stacks and local.stacks[attr].container != Container.SINGLE:
+        return local.stacks[attr].contents  # `nn.Sequential(*self.layers)` over a stack built above
     if isinstance(expr, cst.Name):
         if expr.value in local.lists:  # an append-built local list
             return local.lists[expr.value]
@@ -172,7 +208,7 @@ def read_init(facts: Facts, cls: cst.ClassDef) -> InitInfo:
                 info.attr_names.update(a for a in map(self_attr, targets) if a)
     init = methods.get("__init__")
     if init is not None:
-        _scan_block(facts, init.body, info, Locals(param_defaults(init)), methods)
+        _scan_block(facts, init.body, info, Locals(param_defaults(init), info.stacks), methods)
     return info
 
 
@@ -219,6 +255,12 @@ def _scan_append_loop(facts: Facts, loop: cst.For, info: InitInfo, local: Locals
 
 def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local: Locals,
                       methods: dict) -> Stack | None:
+    if isinstance(value, cst.Name) and value.value in local.lists:  # `out = nn.ModuleList()`, appended to
+        start = local.started.get(value.value)
+        kind = facts.resolver.candidates(start.func) if isinstance(start, cst.Call) else []
+        container = (Container.MODULE_LIST if facts.families.module_lists.match_any(kind)
+                     else Container.SEQUENTIAL if facts.families.sequentials.match_any(kind) else Container.PLAIN_LIST)
+        return Stack(attr, container, local.lists[value.value], value=value)
     if isinstance(value, cst.Name) and value.value in local.exprs:
         value = local.exprs[value.value]
     if isinstance(value, (cst.ListComp, cst.List, cst.Tuple)):  # a plain Python list of layers
@@ -235,7 +277,7 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
         return Stack(attr, container, contents if contents is not None else Contents(elements=()), value=value)
     helper = _helper_stack(facts, value, methods)
     if helper is not None:
-        return helper
+        return replace(helper, attr=attr)
     return Stack(attr, Container.SINGLE, Contents(repeated=classify(facts, value, local), count=1, count_text="1"),
                  value=value)
 
@@ -251,12 +293,32 @@ def _helper_stack(facts: Facts, call: cst.Call, methods: dict) -> Stack | None:
         return None
     local = Locals(param_defaults(func))
     for stmt in walk_statements(func.body):
+        if isinstance(stmt, cst.For):
+            _scan_append_loop(facts, stmt, InitInfo(), local)
         for small in small_statements(stmt):
             if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
                 local.assign(small.targets[0].target.value, small.value)
             if isinstance(small, cst.Return) and small.value is not None:
                 stack = _stack_from_value(facts, "?", small.value, local, {})
                 if stack is not None and stack.container != Container.SINGLE:
-                    contents = replace(stack.contents, count=None, count_text=None)
+                    contents = stack.contents
+                    params = list(local.defaults)
+                    if isinstance(call.func, cst.Attribute) and params[:1] == ["self"]:
+                        params = params[1:]
+                    if contents.repeated is not None:
+                        contents = replace(contents, repeated=_in_caller(contents.repeated, call, params, contents.comp_names))
+                    if contents.elements is not None:
+                        contents = replace(contents, elements=tuple(_in_caller(e, call, params, frozenset())
+                                                                    for e in contents.elements))
+                    contents = replace(contents, count=None, count_text=None, comp_names=frozenset())
                     return replace(stack, contents=contents, helper=code(call.func))
     return None
+
+
+def _in_caller(element: Element, call: cst.Call, params: list[str], loop_names: frozenset) -> Element:
+    """An element built inside a helper, its width read in the caller: a width that is one of the
+    helper's parameters becomes the call's argument for it; any other width is unknown."""
+    width = element.d_model
+    if isinstance(width, cst.Name) and width.value in params and width.value not in loop_names:
+        return replace(element, d_model=call_arg(call, (width.value,), params.index(width.value)))
+    return replace(element, d_model=None)

@@ -154,7 +154,7 @@ class ClassFlow:
             # `return self.m2(self.m1(x))`: a chain inside one expression
             nested = [a for a in self.nested_applications(small.value, small, bindings) if self._single_mamba(a)]
             if len(nested) >= 2 and not self._is_norm_statement(small, bindings):
-                self._add_chain(nested)
+                self._add_chain(_longest_nesting(nested))
             return
         assigned = assigned_name(small)
         if assigned is None:
@@ -346,3 +346,28 @@ def _residual_vars(block) -> set[str]:
 
 def _root_name(expr) -> str | None:
     return expr.value if isinstance(expr, cst.Name) else None
+
+
+def _data_argument(app: Application) -> cst.BaseExpression | None:
+    positional = [a for a in app.call.args if a.keyword is None]
+    index = 1 if app.through_wrapper else 0
+    return positional[index].value if len(positional) > index else None
+
+
+def _longest_nesting(apps: list[Application]) -> list[Application]:
+    """The longest run of applications each fed (through its data argument) by the one before:
+    `self.m2(self.m1(x))` is a chain of two, while `cat([self.a(x), self.b(x)])` applies two
+    parallel branches to one input and is no chain at all."""
+    inside: dict[int, list[Application]] = {}
+    for app in apps:
+        data = _data_argument(app)
+        ids = {id(call) for call, _ in calls_with_context(data)} if data is not None else set()
+        inside[id(app.call)] = [other for other in apps if id(other.call) in ids]
+    best: dict[int, list[Application]] = {}
+
+    def chain(app: Application) -> list[Application]:
+        if id(app.call) not in best:
+            best[id(app.call)] = max((chain(b) for b in inside[id(app.call)]), key=len, default=[]) + [app]
+        return best[id(app.call)]
+
+    return max((chain(a) for a in apps), key=len, default=[])
