@@ -44,6 +44,8 @@ def residual_fix_blocker(use: StackUse) -> str | None:
 
 
 def _sequential_blocker(stack: Stack) -> str | None:
+    if stack.conditional:
+        return f"self.{stack.attr} is built only under a condition (`... if cond else None`)"
     if stack.helper:
         return f"the stack is built by {stack.helper}(), which the tool does not rewrite"
     unpacked = _unpacked_attr(stack)
@@ -73,6 +75,9 @@ def _loop_blocker(use: StackUse) -> str | None:
     stack, apps = use.stacks[0], use.apps
     if use.compound:
         return COMPOUND
+    if stack.conditional:
+        return (f"self.{stack.attr} is built only under a condition (`... if cond else None`); "
+                "add the norms under the same condition")
     if stack.helper and stack.uniform_d_model() is None:
         return f"the stack is built by {stack.helper}(), and the layers' width could not be read in __init__"
     if stack.define is None:

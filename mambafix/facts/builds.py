@@ -263,6 +263,12 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
         return Stack(attr, container, local.lists[value.value], value=value)
     if isinstance(value, cst.Name) and value.value in local.exprs:
         value = local.exprs[value.value]
+    if isinstance(value, cst.IfExp):  # `nn.ModuleList([...]) if use_mamba else None`
+        for branch in (value.body, value.orelse):
+            stack = _stack_from_value(facts, attr, branch, local, methods)
+            if stack is not None and stack.container != Container.SINGLE:
+                return replace(stack, conditional=True)
+        return None
     if isinstance(value, (cst.ListComp, cst.List, cst.Tuple)):  # a plain Python list of layers
         contents = _sequence_of(facts, value, local)
         return Stack(attr, Container.PLAIN_LIST, contents, value=value) if contents is not None else None

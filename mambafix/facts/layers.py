@@ -47,6 +47,7 @@ class Stack:
     insert_after: cst.CSTNode | None = None  # the statement that finishes building it
     value: cst.BaseExpression | None = None
     helper: str | None = None  # the helper method or function that builds it, if any
+    conditional: bool = False  # built as `ModuleList(...) if cond else None`
 
     @property
     def elements(self) -> tuple[Element, ...] | None:
