@@ -8,12 +8,11 @@ from dataclasses import dataclass
 import libcst as cst
 
 from mambafix.checks.base import Applicability, Diagnostic, FixContext
+from mambafix.checks.loop_rewrites import enclosing_function, rewrite_for
 from mambafix.facts.kinds import Container, Kind, Role, Shape
 from mambafix.facts.layers import Stack
 from mambafix.facts.applications import Application, Bindings, StackUse
-from mambafix.syntax.names import dotted
 from mambafix.syntax.nodes import code, names_in, self_attr
-from mambafix.syntax.walk import walk
 
 
 def stack_diagnostic(code: str, use: StackUse, fix, blocker: str | None) -> Diagnostic:
@@ -68,13 +67,43 @@ def _unpacked_attr(stack: Stack) -> str | None:
 
 
 COMPOUND = ("one statement applies this and another stack (a compound step, such as forward plus "
-            "flipped backward); the tool does not rewrite compound steps")
+            "flipped backward) in a form the tool does not rewrite")
+
+
+def compound_stacks(use: StackUse) -> tuple[Stack, ...]:
+    """The stacks of a compound step, the one zipped first leading (it gets the step's norms)."""
+    stacks = (use.stacks[0], *use.partners)
+    where = code(use.loop.iter) if use.loop is not None else ""
+    return tuple(sorted(stacks, key=lambda s: (where.find(f"self.{s.attr}") % (len(where) + 1), s.attr)))
+
+
+def _compound_blocker(use: StackUse) -> str | None:
+    """A compound step (`x = f(x) + b(x.flip(1)).flip(1)` over zip(self.f, self.b)) is fixed as one
+    step: one norm per depth step over the step's result. Why it cannot be, or None."""
+    app = use.apps[0]
+    stmt = app.stmt
+    if use.shape != Shape.LOOP or len(use.apps) != 1 or use.loop is None:
+        return COMPOUND
+    if not (isinstance(stmt, cst.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0].target, cst.Name)
+            and stmt.targets[0].target.value == app.var):
+        return COMPOUND
+    stacks = compound_stacks(use)
+    if any(s.define is None or s.conditional or s.container == Container.SINGLE for s in stacks):
+        return COMPOUND
+    widths = [s.uniform_d_model() for s in stacks]
+    if any(w is None for w in widths) or len({code(w) for w in widths}) != 1:
+        return "the stacks of the compound step differ in width, or it could not be read from their constructors"
+    if names_in(widths[0]) & stacks[0].comp_names:
+        return "the layers' width depends on the loop that builds them"
+    if rewrite_for(use.loop.target, use.loop.iter, stacks[0].attr, "_", "_") is None:
+        return "the loop's form is not one the tool rewrites"
+    return None
 
 
 def _loop_blocker(use: StackUse) -> str | None:
     stack, apps = use.stacks[0], use.apps
     if use.compound:
-        return COMPOUND
+        return _compound_blocker(use)
     if stack.conditional:
         return (f"self.{stack.attr} is built only under a condition (`... if cond else None`); "
                 "add the norms under the same condition")
@@ -187,6 +216,18 @@ def ensure_norms(ctx: FixContext, cls: cst.ClassDef, stack: Stack) -> str:
     return name
 
 
+TIGHT = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo, cst.MatrixMultiply, cst.Power)
+
+
+def _grouped(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`expr`, parenthesised unless it already binds at least as tightly as `+`."""
+    if isinstance(expr, (cst.Call, cst.Name, cst.Attribute, cst.Subscript)) or expr.lpar:
+        return expr
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, TIGHT):
+        return expr
+    return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
 def _add(left: cst.BaseExpression, right: cst.BaseExpression) -> cst.BinaryOperation:
     return cst.BinaryOperation(left=left, operator=cst.Add(), right=right)
 
@@ -233,15 +274,47 @@ class NormFix:
             return self._loop(ctx)
         return self._chain(ctx)  # a chain, or one module applied on every trip
 
+    def _compound(self, ctx: FixContext) -> str | None:
+        """One norm per depth step over the step's result (`x = norm(f(x) + b(x.flip(1)).flip(1))`;
+        with --residual the step's own input is added first). Done once, by whichever stack of
+        the step comes first; the other stack's finding is fixed by the same edit."""
+        use = self.use
+        app = use.apps[0]
+        key = ("compound", id(app.stmt))
+        if key in ctx.memo:
+            return ctx.memo[key]
+        if ctx.options.style == "prenorm":
+            ctx.memo[key] = ("pre-norm is not written for a compound step (it would need a norm inside every "
+                             "branch); use post-norm or --residual")
+            return ctx.memo[key]
+        stacks = compound_stacks(use)
+        lead, loop = stacks[0], use.loop
+        norms = ensure_norms(ctx, use.cls, lead)
+        var = fresh("norm", names_in(enclosing_function(use.cls, loop) or loop))
+        ctx.plan.rewrite_for(loop, *rewrite_for(loop.target, loop.iter, lead.attr, norms, var))
+        h, residual = cst.Name(app.var), ctx.options.residual
+
+        def rewrite(value: cst.BaseExpression) -> cst.BaseExpression:
+            return _norm_call(cst.Name(var), _add(_grouped(value), h) if residual else value)
+
+        ctx.plan.rewrite_expr(app.stmt.value, rewrite)
+        attrs = ", ".join(f"self.{s.attr}" for s in stacks)
+        _describe(ctx, use, f"added self.{norms}: one norm per step of the compound step over {attrs}, "
+                            "applied to the step's result")
+        ctx.memo[key] = None
+        return None
+
     def _loop(self, ctx: FixContext) -> str | None:
         use = self.use
+        if use.compound:
+            return self._compound(ctx)
         stack, app = use.stacks[0], use.apps[0]
         norms = ensure_norms(ctx, use.cls, stack)
         if use.shape == Shape.INDEX_LOOP:
             callee = app.callee.with_changes(value=cst.Attribute(cst.Name("self"), cst.Name(norms)))
         else:
             loop = use.loop
-            var = fresh("norm", names_in(_enclosing_function(use.cls, loop) or loop))
+            var = fresh("norm", names_in(enclosing_function(use.cls, loop) or loop))
             rewritten = rewrite_for(loop.target, loop.iter, stack.attr, norms, var)
             if rewritten is None:
                 return "the loop's form is not one the tool rewrites"
@@ -296,58 +369,3 @@ class ResidualFix:
         ctx.plan.rewrite_call(app.call, lambda updated: _add(updated, h))
         ctx.plan.changes.append(f"{self.use.owner}: added a residual connection around each layer")
         return None
-
-
-def _enclosing_function(cls: cst.ClassDef, node: cst.CSTNode) -> cst.FunctionDef | None:
-    for stmt in cls.body.body:
-        if isinstance(stmt, cst.FunctionDef) and any(n is node for n in walk(stmt)):
-            return stmt
-    return None
-
-
-def _iterates(expr: cst.BaseExpression, attr: str) -> bool:
-    if self_attr(expr) == attr:
-        return True
-    if isinstance(expr, cst.Call) and dotted(expr.func) in ("reversed", "list", "iter", "tuple") and expr.args:
-        return _iterates(expr.args[0].value, attr)
-    if isinstance(expr, cst.Subscript):
-        return self_attr(expr.value) == attr
-    return False
-
-
-def _replace_attr(expr: cst.BaseExpression, attr: str, new_attr: str) -> cst.BaseExpression:
-    class _Replace(cst.CSTTransformer):
-        def leave_Attribute(self, original, updated):
-            if self_attr(original) == attr:
-                return updated.with_changes(attr=cst.Name(new_attr))
-            return updated
-
-    return expr.visit(_Replace())
-
-
-def rewrite_for(target, iter_expr, attr: str, norms: str, var: str):
-    """New (target, iter) that also binds `var` to the norm of each layer, or None."""
-    norm_name = cst.Name(var)
-    if _iterates(iter_expr, attr) and isinstance(target, cst.Name):
-        zipped = cst.Call(cst.Name("zip"), [cst.Arg(iter_expr), cst.Arg(_replace_attr(iter_expr, attr, norms))])
-        return cst.Tuple([cst.Element(target), cst.Element(norm_name)], lpar=[], rpar=[]), zipped
-    func = dotted(iter_expr.func) if isinstance(iter_expr, cst.Call) else None
-    if func == "enumerate" and isinstance(target, cst.Tuple) and len(target.elements) == 2 and iter_expr.args:
-        inner = rewrite_for(target.elements[1].value, iter_expr.args[0].value, attr, norms, var)
-        if inner is None:
-            return None
-        new_target, new_iter = inner
-        new_target = new_target.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
-        elements = [target.elements[0], target.elements[1].with_changes(value=new_target)]
-        return target.with_changes(elements=elements), iter_expr.with_changes(
-            args=[iter_expr.args[0].with_changes(value=new_iter), *iter_expr.args[1:]])
-    if func == "zip" and isinstance(target, cst.Tuple) and len(target.elements) == len(iter_expr.args):
-        for element, arg in zip(target.elements, iter_expr.args):
-            if _iterates(arg.value, attr) and isinstance(element.value, cst.Name):
-                last = target.elements[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-                elements = [*target.elements[:-1], last, cst.Element(norm_name)]
-                args = list(iter_expr.args)
-                args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-                args.append(cst.Arg(_replace_attr(arg.value, attr, norms)))
-                return target.with_changes(elements=elements), iter_expr.with_changes(args=args)
-    return None

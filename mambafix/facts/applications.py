@@ -66,6 +66,7 @@ class StackUse:
     loop: cst.For | None = None
     bindings: Bindings = Bindings()
     compound: bool = False  # one statement of the loop applies this and another stack
+    partners: tuple[Stack, ...] = ()  # the other stacks that statement applies (a compound step)
 
     @property
     def owner(self) -> str:

@@ -274,8 +274,10 @@ class ClassFlow:
                     count, text = stack.count, stack.count_text or "several"
                 shape = Shape.INDEX_LOOP if any(isinstance(a.callee, cst.Subscript) for a in apps) else Shape.LOOP
             compound = any(len(attrs_per_statement.get(id(a.stmt), ())) > 1 for a in apps)
+            partners = tuple(self.info.stacks[other] for a in apps for other in sorted(attrs_per_statement.get(id(a.stmt), ()))
+                             if other != attr)
             self.uses.append(StackUse(shape, self.cls, (stack,), tuple(apps), loop, count, text, normalized,
-                                      var in residual_vars, loop, bindings, compound))
+                                      var in residual_vars, loop, bindings, compound, partners))
 
     def _bind(self, target: cst.BaseExpression, iter_expr: cst.BaseExpression) -> Bindings:
         """What each loop variable stands for."""

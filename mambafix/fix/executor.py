@@ -57,6 +57,9 @@ class FixTransformer(cst.CSTTransformer):
 
     def on_leave(self, original, updated):
         result = super().on_leave(original, updated)
+        rewrite = self.plan.expr_rewrites.get(id(original))
+        if rewrite is not None and isinstance(result, cst.BaseExpression):
+            result = rewrite(result)
         extra = self.plan.inserts.get(id(original))
         if extra and isinstance(result, cst.CSTNode):
             return cst.FlattenSentinel([result, *extra])

@@ -18,12 +18,16 @@ class EditPlan:
     for_rewrites: dict[int, tuple[cst.BaseAssignTargetExpression, cst.BaseExpression]] = field(default_factory=dict)
     inserts: dict[int, list[cst.BaseStatement]] = field(default_factory=dict)  # statements after a statement
     value_rewrites: dict[int, cst.BaseExpression] = field(default_factory=dict)  # an expression replaced whole
+    expr_rewrites: dict[int, Callable] = field(default_factory=dict)  # any expression, rewritten after its children
     removals: set[int] = field(default_factory=set)  # small statements deleted
     import_needed: str | None = None  # one import line added after the file's imports
     changes: list[str] = field(default_factory=list)  # what was done, for the user
 
     def rewrite_call(self, call: cst.Call, fn: Callable[[cst.Call], cst.BaseExpression]) -> None:
         self.call_rewrites[id(call)] = fn
+
+    def rewrite_expr(self, expr: cst.BaseExpression, fn: Callable[[cst.BaseExpression], cst.BaseExpression]) -> None:
+        self.expr_rewrites[id(expr)] = fn
 
     def rewrite_for(self, loop: cst.For, target, iter_expr) -> None:
         self.for_rewrites[id(loop)] = (target, iter_expr)
@@ -40,4 +44,4 @@ class EditPlan:
     @property
     def edits_code(self) -> bool:
         """Whether any edit adds code (so an import it relies on is needed)."""
-        return bool(self.call_rewrites or self.inserts or self.value_rewrites or self.for_rewrites)
+        return bool(self.call_rewrites or self.inserts or self.value_rewrites or self.for_rewrites or self.expr_rewrites)
