@@ -435,3 +435,74 @@ def test_smoke_by_path_probes_healthy_classes_and_lists_the_unbuildable(tmp_path
     assert "1 of 1 probed targets stable; 1 not probed" in result.output
     narrowed = CliRunner().invoke(app, ["smoke", str(tmp_path), "--select", "Nope"])
     assert narrowed.exit_code == 2 and "no such class among PreNormEncoder, Mamba" in narrowed.stderr
+
+
+# Modelled on alxndrTL/mamba.py (mambapy/): several model classes in one package, each with its
+# own config dataclass, probed by path with one --init.
+TWO_CONFIGS = '''
+from dataclasses import dataclass
+
+import torch.nn as nn
+from mamba_ssm import Mamba
+
+
+@dataclass
+class SmallConfig:
+    d_model: int
+    n_layers: int = 2
+
+
+@dataclass
+class HeadConfig:
+    d_model: int
+    n_layers: int = 2
+    d_head: int = 8
+
+
+class Small(nn.Module):
+    def __init__(self, config: SmallConfig):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(config.d_model) for _ in range(config.n_layers)])
+        self.norms = nn.ModuleList([nn.LayerNorm(config.d_model) for _ in range(config.n_layers)])
+
+    def forward(self, x):
+        for layer, norm in zip(self.layers, self.norms):
+            x = norm(layer(x))
+        return x
+
+
+class Headed(nn.Module):
+    def __init__(self, config: HeadConfig):
+        super().__init__()
+        assert config.d_model % config.d_head == 0, "d_model must divide into heads"
+        self.layers = nn.ModuleList([Mamba(config.d_model) for _ in range(config.n_layers)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+'''
+
+
+def test_one_init_serves_classes_with_different_configs_and_failures_say_where(tmp_path):
+    _write(tmp_path, "models.py", TWO_CONFIGS)
+    result = CliRunner().invoke(app, ["smoke", str(tmp_path), "--length", "16", "--scales", "1",
+                                      "--init", '{"config": {"d_model": 16, "d_head": 8}}'])
+    assert result.exit_code == 0, result.output
+    assert "left out): SmallConfig.d_head" in result.output and "2 of 2 probed targets stable" in result.output
+    result = CliRunner().invoke(app, ["smoke", str(tmp_path), "--length", "16", "--scales", "1",
+                                      "--init", '{"config": {"d_model": 16, "d_head": 7}}'])
+    assert "Headed: not probed: AssertionError: d_model must divide into heads (at models.py:" in result.stderr
+    assert result.exit_code == 0, result.output  # the class that was probed is stable
+
+
+def test_pyproject_factory_entry_and_token_inputs(tmp_path, monkeypatch):
+    _write(tmp_path, "lm.py", LM_HEAD)
+    (tmp_path / "pyproject.toml").write_text('[[tool.mambafix.smoke]]\nfactory = "lm.py:tiny_lm"\n'
+                                             'input-shape = [1, 24]\ninput-dtype = "long"\nvocab-size = 30\nscales = [1]\n')
+    monkeypatch.chdir(tmp_path)
+    report = tmp_path / "r.json"
+    result = CliRunner().invoke(app, ["smoke", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())["targets"][0]
+    assert data["input_shape"] == [1, 24] and data["input_dtype"] == "long"

@@ -106,11 +106,35 @@ def all_defaults(cls) -> bool:
     return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
 
 
+IGNORED: list[str] = []  # --init keys a config class did not take (one --init serves several classes)
+
+
 def build_config(cls, value: dict, where: str):
+    """The config object; keys its class does not take are left out and noted in IGNORED, so
+    one --init can serve every class of a path whose configs differ."""
+    fields = _field_names(cls)
+    if fields is not None:
+        unknown = [k for k in value if k not in fields]
+        if unknown:
+            IGNORED.extend(f"{cls.__name__}.{k}" for k in unknown)
+            value = {k: v for k, v in value.items() if k in fields}
     try:
         return cls(**value)
     except TypeError as exc:
         raise UserError(f"cannot build {where} as {cls.__name__} from --init: {exc}") from None
+
+
+def _field_names(cls) -> set[str] | None:
+    """The keyword arguments a config class takes, or None when it takes any."""
+    if dataclasses.is_dataclass(cls):
+        return {f.name for f in dataclasses.fields(cls) if f.init}
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def arguments(func, init: dict, owner: str) -> dict:

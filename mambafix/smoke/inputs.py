@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from mambafix.smoke.construct import UserError
 from mambafix.smoke.probe import layer_kind
+from mambafix.smoke.reference import UnsupportedArgument
 
 WIDTH_NAMES = ("d_input", "input_dim", "in_dim", "d_in", "input_size", "in_features", "n_features", "enc_in",
                "in_chans", "in_channels", "channels")
@@ -121,6 +122,8 @@ def choose(model: nn.Module, spec: dict, kwargs: dict, device, dtype) -> InputSp
             with torch.no_grad():
                 model.eval()(x)
             return option
+        except UnsupportedArgument:
+            raise  # a limit of the reference backend, not of this input
         except Exception as exc:  # noqa: BLE001 - the model's own error; kept for the report
             if first_error is None:
                 first_error = (option, exc, traceback.format_exc())

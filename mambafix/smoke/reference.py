@@ -168,6 +168,25 @@ class RMSNormGated(nn.Module):
         return out
 
 
+class LayerNormGated(RMSNormGated):
+    """mamba_ssm.ops.triton.layernorm_gated.LayerNorm: the gated norm, mean-centred, with a bias."""
+
+    def __init__(self, hidden_size, eps=1e-5, group_size=None, norm_before_gate=True, device=None, dtype=None):
+        super().__init__(hidden_size, eps, norm_before_gate, group_size, device, dtype)
+        self.bias = nn.Parameter(torch.zeros(hidden_size, device=device, dtype=dtype))
+
+    def forward(self, x, z=None):
+        if z is not None and not self.norm_before_gate:
+            x = x * F.silu(z)
+        shape = x.shape
+        g = x.reshape(*shape[:-1], -1, self.group_size)
+        g = F.layer_norm(g, (self.group_size,), eps=self.eps)
+        out = g.reshape(shape) * self.weight + self.bias
+        if z is not None and self.norm_before_gate:
+            out = out * F.silu(z)
+        return out
+
+
 class Mamba2(nn.Module):
     """mamba_ssm.modules.mamba2.Mamba2, without the CUDA/Triton kernels."""
 

@@ -126,3 +126,16 @@ def layer_norm_fn(x, weight, bias, residual=None, x1=None, weight1=None, bias1=N
 def rms_norm_fn(x, weight, bias, residual=None, **kwargs):
     kwargs["is_rms_norm"] = True
     return layer_norm_fn(x, weight, bias, residual=residual, **kwargs)
+
+
+def _kernel_only(name: str):
+    def missing(*args, **kwargs):
+        raise UnsupportedArgument(f"{name} (a fused Triton kernel of mamba_ssm) is not in the reference backend; "
+                                  "probe on a GPU with mamba_ssm installed, or use the model's pure-PyTorch path")
+    missing.__name__ = name
+    return missing
+
+
+mamba_chunk_scan_combined = _kernel_only("mamba_chunk_scan_combined")
+mamba_split_conv1d_scan_combined = _kernel_only("mamba_split_conv1d_scan_combined")
+selective_state_update = _kernel_only("selective_state_update")

@@ -59,6 +59,19 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
+def where_it_failed(trace: str | None) -> str:
+    """` (at file.py:12: the line)` from a traceback's last frame, or empty."""
+    lines = (trace or "").rstrip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith('  File "')]
+    if not frames:
+        return ""
+    head = lines[frames[-1]].strip()
+    path = head.split('"')[1] if '"' in head else ""
+    line_no = head.split("line ")[1].split(",")[0] if "line " in head else "?"
+    source = lines[frames[-1] + 1].strip() if frames[-1] + 1 < len(lines) else ""
+    return f" (at {Path(path).name}:{line_no}: {source})"
+
+
 def render_error(outcome: SmokeOutcome, err=print) -> None:
     """A user error is one line; the target's own exception keeps its traceback (it is the user's bug)."""
     err(f"{outcome.target}: error: {outcome.error}")
@@ -82,6 +95,8 @@ def render(outcome: SmokeOutcome, echo=print, err=None) -> None:
     result = outcome.data["result"]
     echo(f"{outcome.target}  backend: {result['backend']}  device: {result['device']}  dtype: {result['dtype']}  "
          f"input: {outcome.data['input_shape']}{' tokens' if outcome.data.get('input_dtype') == 'long' else ''}")
+    if outcome.data.get("ignored_init"):
+        echo(f"--init keys this model's config classes do not take (left out): {', '.join(outcome.data['ignored_init'])}")
     scales = result["scales"]
     rows: dict[str, dict] = {}
     for row in result["layers"]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mambafix.smoke.runner import NOTICE, SmokeOutcome, compare_patched, plot, render, render_error, run_smoke
+from mambafix.smoke.runner import (
+    NOTICE, SmokeOutcome, compare_patched, plot, render, render_error, run_smoke, where_it_failed,
+)
 
 SCHEMA_VERSION = 2
 
@@ -32,7 +34,7 @@ def run_session(jobs, config, *, compare: bool = False, weights: Path | None = N
                 render(outcome, echo)
             elif job.discovered and len(jobs) > 1:
                 skipped.append(outcome)
-                err(f"{outcome.target}: not probed: {outcome.error}")
+                err(f"{outcome.target}: not probed: {outcome.error}{where_it_failed(outcome.trace)}")
             else:
                 render_error(outcome, err)
         code = _exit_code(outcomes, skipped)

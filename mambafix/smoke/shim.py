@@ -59,7 +59,10 @@ def install() -> None:
     module("mamba_ssm.ops.triton")
     module("mamba_ssm.ops.triton.layer_norm", **norms)
     module("mamba_ssm.ops.triton.layernorm", **norms)
-    module("mamba_ssm.ops.triton.layernorm_gated", RMSNorm=reference.RMSNormGated)
+    module("mamba_ssm.ops.triton.layernorm_gated", RMSNorm=reference.RMSNormGated, LayerNorm=reference.LayerNormGated)
+    module("mamba_ssm.ops.triton.ssd_combined", mamba_chunk_scan_combined=ops.mamba_chunk_scan_combined,
+           mamba_split_conv1d_scan_combined=ops.mamba_split_conv1d_scan_combined)
+    module("mamba_ssm.ops.triton.selective_state_update", selective_state_update=ops.selective_state_update)
     module("mamba_ssm.utils")
     module("mamba_ssm.utils.generation", GenerationMixin=models.GenerationMixin, InferenceParams=models.InferenceParams)
     module("mamba_ssm.utils.hf", load_config_hf=models.load_config_hf, load_state_dict_hf=models.load_state_dict_hf)

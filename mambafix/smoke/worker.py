@@ -7,7 +7,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from mambafix.smoke.construct import MissingConfigKey, UserError, build, load_target, signature_values
+from mambafix.smoke.construct import IGNORED, MissingConfigKey, UserError, build, load_target, signature_values
 
 def main(spec_path: str, out_path: str) -> int:
     from mambafix.smoke.inputs import TargetFailed
@@ -59,6 +59,7 @@ def probe(spec: dict, out: dict) -> None:
     target = load_target(spec["target"])
     model, kwargs = build(target, spec.get("init", {}))
     out["init"] = kwargs
+    out["ignored_init"] = list(IGNORED)
     if spec.get("weights"):
         state = torch.load(spec["weights"], map_location="cpu", weights_only=True)
         missing, unexpected = model.load_state_dict(state, strict=False)
