@@ -606,4 +606,39 @@ if use_real:
             for layer in self.layers: x = x + layer(x)
             return self.norm(x)
 '''),
+    _case("local-block-given-its-mixer", "hustvl/Vim vim/models_mamba.py (its own Block(dim, mixer_cls, norm_cls=nn.LayerNorm))", '''
+import torch.nn as nn
+from functools import partial
+from mamba_ssm.modules.mamba_simple import Mamba
+
+
+class Block(nn.Module):
+    def __init__(self, dim, mixer_cls, norm_cls=nn.LayerNorm):
+        super().__init__()
+        self.mixer = mixer_cls(dim)
+        self.norm = norm_cls(dim)
+
+    def forward(self, hidden, residual=None):
+        residual = hidden + residual if residual is not None else hidden
+        return self.mixer(self.norm(residual)), residual
+
+
+def create_block(d_model, d_state=16, layer_idx=None):
+    mixer_cls = partial(Mamba, d_state=d_state, layer_idx=layer_idx)
+    block = Block(d_model, mixer_cls, norm_cls=nn.LayerNorm)
+    block.layer_idx = layer_idx
+    return block
+
+
+class Encoder(nn.Module):
+    def __init__(self, embed_dim=32, depth=4):
+        super().__init__()
+        self.layers = nn.ModuleList([create_block(embed_dim, layer_idx=i) for i in range(depth)])
+
+    def forward(self, x):
+        residual = None
+        for layer in self.layers:
+            x, residual = layer(x, residual)
+        return x + residual
+'''),
 ]

@@ -45,3 +45,16 @@ def test_corpus_is_broad_and_meets_the_precision_and_recall_bar(capsys):
         print(f"\nrepository corpus: {len(CASES)} cases, {tp} true, {fp} false positives, {fn} missed: "
               f"precision {precision:.2f}, recall {recall:.2f}")
     assert recall >= 0.9 and precision >= 0.95
+
+
+def test_smoke_finds_the_model_classes_of_normalized_corpus_cases(tmp_path):
+    """`smoke PATH` probes classes that hold a Mamba stack, normalized or not: blocks built by a
+    factory from a Block given its mixer class (hustvl/Vim) count, as mamba_ssm's Block does."""
+    from mambafix.engine.project import find_model_classes
+
+    for name in ("local-block-given-its-mixer", "mixer-model-create-block", "vim-factory-blocks"):
+        case = next(c for c in CASES if c.name == name)
+        path = tmp_path / f"{name.replace('-', '_')}.py"
+        path.write_text(case.code)
+        found = [t.rpartition(":")[2] for t in find_model_classes([path], CONFIG)]
+        assert found and not case.expected, (name, found)

@@ -91,11 +91,29 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if built is not None:
         return built
     summary = facts.summary_for(expr.func)
+    if summary is not None and summary.mixer_param is not None:
+        return _block_with_mixer(facts, expr, summary.mixer_param, local, depth)
     if summary is not None:
         d_model = None
         if summary.d_model_param is not None:
             d_model = call_arg(expr, (summary.d_model_param[0],), summary.d_model_param[1])
         return Element(summary.kind, summary.display, expr, d_model)
+    return OTHER
+
+
+def _block_with_mixer(facts: Facts, call: cst.Call, param: tuple[str, int], local: Locals | None,
+                      depth: int) -> Element:
+    """`Block(dim, partial(Mamba, ...))` of a block class that builds its mixer from the class it is
+    given and normalizes in forward: a normalized Mamba block when that class is Mamba-family."""
+    arg = call_arg(call, (param[0],), param[1])
+    if isinstance(arg, cst.Name) and local is not None and arg.value in local.exprs:
+        arg = local.exprs[arg.value]
+    if isinstance(arg, cst.Call) and facts.resolver.qualify(arg.func) == "functools.partial" and arg.args:
+        arg = arg.args[0].value
+    if isinstance(arg, (cst.Name, cst.Attribute)):
+        mixer = classify(facts, cst.Call(func=arg), local, depth + 1)
+        if mixer.kind in (Kind.MAMBA, Kind.NORMALIZED):
+            return Element(Kind.NORMALIZED, mixer.display, call)
     return OTHER
 
 

@@ -53,10 +53,16 @@ class ClassSummary:
     kind: Kind
     display: str
     d_model_param: tuple[str, int] | None = None  # (name, position) of the width argument
+    # a block that builds its mixer from a class it is given (`Block(dim, mixer_cls)`) and
+    # normalizes in forward: (name, position) of that argument. It is a normalized Mamba block
+    # where a call passes a Mamba-family class there, and nothing known otherwise.
+    mixer_param: tuple[str, int] | None = None
 
     def to_json(self) -> list:
-        return [self.kind.value, self.display, list(self.d_model_param) if self.d_model_param else None]
+        return [self.kind.value, self.display, list(self.d_model_param) if self.d_model_param else None,
+                list(self.mixer_param) if self.mixer_param else None]
 
     @classmethod
     def from_json(cls, raw: list) -> "ClassSummary":
-        return cls(Kind(raw[0]), raw[1], tuple(raw[2]) if raw[2] else None)
+        mixer = tuple(raw[3]) if len(raw) > 3 and raw[3] else None
+        return cls(Kind(raw[0]), raw[1], tuple(raw[2]) if raw[2] else None, mixer)

@@ -10,7 +10,7 @@ from mambafix.facts.builds import methods_of
 from mambafix.facts.kinds import ClassSummary, Kind
 from mambafix.facts.uses import called_self_attrs, forward_normalizes
 from mambafix.facts.protocol import Facts
-from mambafix.syntax.nodes import param_names
+from mambafix.syntax.nodes import param_defaults, param_names, self_attr
 from mambafix.syntax.walk import walk
 
 # Packages whose classes are never a project's own wrapper: not worth a cross-file round.
@@ -54,7 +54,41 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
         a in info.stacks and info.stacks[a].kind() == Kind.NORMALIZED for a in called
     ):
         return ClassSummary(Kind.NORMALIZED, name)
+    mixer = _mixer_param(init)
+    if mixer is not None and mixer[0] in called and (
+            forward_normalizes(facts, cls, forward) or _given_norm_attrs(facts, init) & set(called)):
+        return ClassSummary(Kind.OTHER, name, mixer_param=(mixer[1], mixer[2]))
     return None
+
+
+def _given_norm_attrs(facts: Facts, init: cst.FunctionDef) -> set[str]:
+    """Attributes built from a constructor parameter whose default is a norm class
+    (`def __init__(self, dim, norm_cls=nn.LayerNorm): self.norm = norm_cls(dim)`)."""
+    defaults = param_defaults(init)
+    out = set()
+    for node in walk(init.body):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.Call):
+            attr, func = self_attr(node.targets[0].target), node.value.func
+            default = defaults.get(func.value) if isinstance(func, cst.Name) else None
+            if attr and default is not None and facts.families.norm_classes.match_any(facts.resolver.candidates(default)):
+                out.add(attr)
+    return out
+
+
+def _mixer_param(init: cst.FunctionDef | None) -> tuple[str, str, int] | None:
+    """(attribute, parameter, position) where __init__ does `self.<attribute> = <parameter>(...)`:
+    a block that builds its mixer from a class it is given."""
+    if init is None:
+        return None
+    params = param_names(init)[1:]
+    for node in walk(init.body):
+        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.Call):
+            attr = self_attr(node.targets[0].target)
+            func = node.value.func
+            if attr and isinstance(func, cst.Name) and func.value in params:
+                return attr, func.value, params.index(func.value)
+    return None
+
 
 
 def _width_param(init: cst.FunctionDef | None, params: list[str]) -> tuple[str, int] | None:
