@@ -107,26 +107,37 @@ GOLDEN = {
 }
 
 
+GOLDEN_HEAD = """
+import torch.nn as nn
+from mamba_ssm import Mamba
+from torch.utils.checkpoint import checkpoint
+
+
+class M(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+        self.drops = nn.ModuleList([nn.Dropout(0.1) for _ in range(n)])
+
+    def forward(self, x):
+"""
+
+
+def indented(body: str) -> str:
+    """A golden loop body as the lines of M.forward."""
+    return dedent(body).replace("\n", "\n        ").join(["        ", ""]).rstrip(" ")
+
+
+def golden_source(body: str) -> str:
+    return dedent(GOLDEN_HEAD) + indented(body) + "        return x\n"
+
+
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_loop_rewrites(name):
     before, after, options = GOLDEN[name]
-    head = dedent("""
-        import torch.nn as nn
-        from mamba_ssm import Mamba
-        from torch.utils.checkpoint import checkpoint
-
-
-        class M(nn.Module):
-            def __init__(self, d, n=4):
-                super().__init__()
-                self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
-                self.drops = nn.ModuleList([nn.Dropout(0.1) for _ in range(n)])
-
-            def forward(self, x):
-    """)
-    src = head + dedent(before).replace("\n", "\n        ").join(["        ", ""]).rstrip(" ") + "        return x\n"
+    src = golden_source(before)
     out = fix(src, options)
-    expected_body = dedent(after).replace("\n", "\n        ").join(["        ", ""]).rstrip(" ")
+    expected_body = indented(after)
     assert expected_body in out, out
     norm_class = "RMSNorm" if options.norm == "rmsnorm" else "LayerNorm"
     assert f"self.norms = nn.ModuleList([nn.{norm_class}(d) for _ in self.layers])" in out

@@ -29,7 +29,7 @@ from mambafix.fix.apply import fix_source  # noqa: E402
 from shapes import HEADER, NEGATIVE, POSITIVE  # noqa: E402
 from mambafix.engine.file import check_source  # noqa: E402
 from repo_corpus import CASES as CORPUS  # noqa: E402
-from test_apply import GOLDEN  # noqa: E402
+from test_apply import GOLDEN, golden_source  # noqa: E402
 from test_fix_shapes import BIDIRECTIONAL_STEP, UNROLLED  # noqa: E402
 from test_real_code import AUTHORS_FIX, HEADER as REAL_HEADER, HOME_MADE, PLAIN_AND_MIXED, PRENORM_BLOCK  # noqa: E402
 from test_real_code import STACK_OF_MIXERS, WRAPPER  # noqa: E402
@@ -55,24 +55,6 @@ CONFIG = load_config([ROOT])
 STACK_RULES = {"MF001", "MF002"}
 
 
-def _golden_source(body: str) -> str:
-    head = dedent("""
-        import torch.nn as nn
-        from mamba_ssm import Mamba
-        from torch.utils.checkpoint import checkpoint
-
-
-        class M(nn.Module):
-            def __init__(self, d, n=4):
-                super().__init__()
-                self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
-                self.drops = nn.ModuleList([nn.Dropout(0.1) for _ in range(n)])
-
-            def forward(self, x):
-    """)
-    return head + dedent(body).replace("\n", "\n        ").join(["        ", ""]).rstrip(" ") + "        return x\n"
-
-
 def _sources() -> list[tuple[str, str, str, frozenset]]:
     """(id, source, expectation before: 'unstable' | 'stable' | 'same', rule selection)."""
     out = []
@@ -88,7 +70,7 @@ def _sources() -> list[tuple[str, str, str, frozenset]]:
     for name, body in NEGATIVE.items():
         out.append((f"shape-:{name}", HEADER + body, "stable", frozenset(STACK_RULES)))
     for name, (before, _, _) in GOLDEN.items():
-        out.append((f"golden:{name}", _golden_source(before), "unstable", frozenset(STACK_RULES)))
+        out.append((f"golden:{name}", golden_source(before), "unstable", frozenset(STACK_RULES)))
     for case in CORPUS:
         if case.probe:
             out.append((f"corpus:{case.name}", case.code, "unstable" if case.expected else "stable",

@@ -45,10 +45,11 @@ def validate_entry(entry: dict, origin: str) -> dict:
             spec.update(shape_spec(entry["input-shape"]))
         except ValueError as exc:
             raise ValueError(f"{origin}: smoke.input-shape {exc}") from None
-    if "input-dtype" in entry:
-        if entry["input-dtype"] not in INPUT_DTYPES:
-            raise ValueError(f"{origin}: smoke.input-dtype must be one of {', '.join(INPUT_DTYPES)}, got {entry['input-dtype']!r}")
-        spec["input_dtype"] = entry["input-dtype"]
+    for key, choices in (("input-dtype", INPUT_DTYPES), ("dtype", DTYPES), ("device", DEVICES)):
+        if key in entry:
+            if entry[key] not in choices:
+                raise ValueError(f"{origin}: smoke.{key} must be one of {', '.join(choices)}, got {entry[key]!r}")
+            spec[key.replace("-", "_")] = entry[key]
     if "vocab-size" in entry:
         vocab = entry["vocab-size"]
         if not isinstance(vocab, int) or isinstance(vocab, bool) or vocab < 1:
@@ -58,14 +59,6 @@ def validate_entry(entry: dict, origin: str) -> dict:
         if not isinstance(entry["gradients"], bool):
             raise ValueError(f"{origin}: smoke.gradients must be true or false, got {entry['gradients']!r}")
         spec["gradients"] = entry["gradients"]
-    if "dtype" in entry:
-        if entry["dtype"] not in DTYPES:
-            raise ValueError(f"{origin}: smoke.dtype must be one of {', '.join(DTYPES)}, got {entry['dtype']!r}")
-        spec["dtype"] = entry["dtype"]
-    if "device" in entry:
-        if entry["device"] not in DEVICES:
-            raise ValueError(f"{origin}: smoke.device must be one of {', '.join(DEVICES)}, got {entry['device']!r}")
-        spec["device"] = entry["device"]
     if "scales" in entry:
         scales = entry["scales"]
         if not (isinstance(scales, list) and scales and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in scales)):
