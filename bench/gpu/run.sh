@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One device call: build mamba_ssm and causal_conv1d for sm_90 (H100/H200) from their sdists,
-# then run the GPU tests and the backend benchmark. Logs go to $OUT (or ./gpu-out).
+# then run the GPU tests and the backend benchmark (`run.sh smoke`: only the probe's agreement,
+# bench/gpu/smoke_agreement.py). Logs go to $OUT (or ./gpu-out).
 # Inputs, in an ignored folder .gpu/: the two sdists and a libcst wheel for the device's Python.
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}; mkdir -p "$OUT"
@@ -36,5 +37,8 @@ build .gpu/mamba_ssm-*.tar.gz MAMBA_FORCE_BUILD; s1=$?
 wait $conv; s2=$?
 [ $s1 -eq 0 ] && [ $s2 -eq 0 ] || { echo "BUILD FAILED"; exit 1; }
 python3 -c "import mamba_ssm, causal_conv1d, selective_scan_cuda; print('mamba_ssm', mamba_ssm.__version__)"
+if [ "${1:-}" = smoke ]; then  # only the probe's kernel/reference agreement, forward and backward
+    python3 bench/gpu/smoke_agreement.py 2>&1 | tee "$OUT/smoke.log"; exit "${PIPESTATUS[0]}"
+fi
 python3 -m pytest -m gpu tests/test_gpu.py -v -s -p no:cacheprovider 2>&1 | tee "$OUT/pytest-gpu.log"
 python3 bench/gpu/backends.py 2>&1 | tee "$OUT/bench.log"
