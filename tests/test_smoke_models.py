@@ -414,14 +414,16 @@ def test_apply_then_smoke_by_path_confirms_the_fix(tmp_path):
     """The mission's loop on the bundled example: smoke fails, apply --residual, smoke passes."""
     target = tmp_path / "seed_model"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__"))
-    args = ["--length", "64", "--scales", "1,30", "--select", "BiMamba"]
+    args = ["--length", "64", "--scales", "1,30"]
     before = CliRunner().invoke(app, ["smoke", str(target), *args])
     assert before.exit_code == 1, before.output
     assert CliRunner().invoke(app, ["apply", "--residual", str(target)]).exit_code == 0
     report = tmp_path / "after.json"
     after = CliRunner().invoke(app, ["smoke", str(target), *args, "--report", str(report)])
     assert after.exit_code == 0, after.output
-    names = {r["name"] for r in json.loads(report.read_text())["targets"][0]["result"]["layers"]}
+    targets = {t["target"].rpartition(":")[2]: t for t in json.loads(report.read_text())["targets"]}
+    assert {"BiMamba", "PreNormEncoder"} <= set(targets) and all(t["stable"] for t in targets.values())
+    names = {r["name"] for r in targets["BiMamba"]["result"]["layers"]}
     assert {"forward_norms.0", "backward_norms.3"} <= names
 
 
