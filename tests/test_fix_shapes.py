@@ -126,7 +126,29 @@ def test_a_compound_bidirectional_step_gets_one_norm_per_step(option):
     assert result.remaining == [] and check_source(out, "m.py", CONFIG) == []
 
 
-def test_a_config_object_is_no_width():
-    result = fix_source(CONFIG_OBJECT.encode(), "m.py", load_config(), FixOptions())
-    assert result.fixed == CONFIG_OBJECT.encode()
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_a_config_object_gives_the_width_attribute_its_block_reads(option, tmp_path):
+    """Issue 12: `MambaBlock(args)` whose constructor reads `args.d_model` has the width
+    `args.d_model` at the call; the norms are built with it (never `nn.LayerNorm(args)`), the
+    patched model builds from a config namespace, every norm gets a gradient, and it probes stable."""
+    result = fix_source(CONFIG_OBJECT.encode(), "m.py", load_config(), OPTIONS[option])
+    out = result.fixed.decode()
+    norm = "RMSNorm" if option == "rmsnorm" else "LayerNorm"
+    assert f"self.norms = nn.ModuleList([nn.{norm}(args.d_model) for _ in self.layers])" in out
+    assert result.remaining == [] and f"nn.{norm}(args)" not in out
+    pytest.importorskip("torch")
+    from mambafix.smoke.runner import run_smoke
+
+    patched = tmp_path / "patched.py"
+    patched.write_text(out)
+    outcome = run_smoke(f"{patched}:Model", init={"args": {"d_model": 16, "d_inner": 32}}, length=32,
+                        scales=[1.0, 100.0], timeout=240)
+    assert outcome.ok and outcome.stable, outcome.error or outcome.data["result"]["layers"]
+    assert {r["name"] for r in outcome.data["result"]["layers"] if r["kind"] == "norm"} >= {"norms.0", "norms.3"}
+
+
+def test_a_config_object_without_a_width_attribute_is_declined():
+    src = CONFIG_OBJECT.replace("args.d_model", "args.n_in")
+    result = fix_source(src.encode(), "m.py", load_config(), FixOptions())
+    assert result.fixed == src.encode()
     assert [f.fix_note for f in result.remaining] == ["the layers' width (d_model) could not be read from their constructor"]

@@ -97,6 +97,9 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         d_model = None
         if summary.d_model_param is not None:
             d_model = call_arg(expr, (summary.d_model_param[0],), summary.d_model_param[1])
+            if summary.d_model_attr is not None:  # a config object: its width attribute, at the call
+                plain = isinstance(d_model, (cst.Name, cst.Attribute))
+                d_model = cst.Attribute(value=d_model, attr=cst.Name(summary.d_model_attr)) if plain else None
         return Element(summary.kind, summary.display, expr, d_model)
     return OTHER
 

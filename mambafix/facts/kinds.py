@@ -57,12 +57,16 @@ class ClassSummary:
     # normalizes in forward: (name, position) of that argument. It is a normalized Mamba block
     # where a call passes a Mamba-family class there, and nothing known otherwise.
     mixer_param: tuple[str, int] | None = None
+    # where the width argument is a config object: the attribute of it that is the width
+    # (`MambaBlock(args)` reading `args.d_model`: the width is `args.d_model` at the call)
+    d_model_attr: str | None = None
 
     def to_json(self) -> list:
         return [self.kind.value, self.display, list(self.d_model_param) if self.d_model_param else None,
-                list(self.mixer_param) if self.mixer_param else None]
+                list(self.mixer_param) if self.mixer_param else None, self.d_model_attr]
 
     @classmethod
     def from_json(cls, raw: list) -> "ClassSummary":
         mixer = tuple(raw[3]) if len(raw) > 3 and raw[3] else None
-        return cls(Kind(raw[0]), raw[1], tuple(raw[2]) if raw[2] else None, mixer)
+        attr = raw[4] if len(raw) > 4 else None
+        return cls(Kind(raw[0]), raw[1], tuple(raw[2]) if raw[2] else None, mixer, attr)

@@ -27,17 +27,16 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     if base:
         normalizes = base in facts.families.self_normalizing or (
             forward is not None and forward_normalizes(facts, cls, forward))
-        d_param: tuple[str, int] | None = ("d_model", 0)
-        if init is not None:
-            d_param = _width_param(init, param_names(init)[1:])
-        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param)
+        d_param, attr = (("d_model", 0), None) if init is None else _width_param(init, param_names(init)[1:])
+        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param, d_model_attr=attr)
     if forward is None:
         return None
     info = facts.init_info(cls)
     if facts.families.is_ssm(info.attr_names):  # a home-made or vendored selective SSM
         params = param_names(init)[1:] if init is not None else []
         normalizes = forward_normalizes(facts, cls, forward)
-        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, _width_param(init, params))
+        d_param, attr = _width_param(init, params)
+        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param, d_model_attr=attr)
     called = called_self_attrs(forward)
     mamba_attrs = [a for a in called if a in info.stacks and info.stacks[a].kind() == Kind.MAMBA]
     if mamba_attrs:
@@ -91,15 +90,21 @@ def _mixer_param(init: cst.FunctionDef | None) -> tuple[str, str, int] | None:
 
 
 
-def _width_param(init: cst.FunctionDef | None, params: list[str]) -> tuple[str, int] | None:
-    """The constructor argument that is the layer's width: the first one, unless the class reads
-    attributes of it (`args.d_model`: a config object, whose value is no width)."""
+WIDTH_ATTRS = ("d_model", "dim", "hidden_size", "hidden_dim", "d_hidden", "embed_dim", "n_embd", "width")
+
+
+def _width_param(init: cst.FunctionDef | None, params: list[str]) -> tuple[tuple[str, int] | None, str | None]:
+    """The constructor argument that is the layer's width, and where that argument is a config
+    object the class reads attributes of, which attribute is the width (`args.d_model`): the
+    first of WIDTH_ATTRS it reads; a config object with none of them has no width."""
     if not params:
-        return None
-    if init is not None and any(isinstance(n, cst.Attribute) and isinstance(n.value, cst.Name)
-                                and n.value.value == params[0] for n in walk(init.body)):
-        return None
-    return (params[0], 0)
+        return None, None
+    read = [n.attr.value for n in (walk(init.body) if init is not None else ())
+            if isinstance(n, cst.Attribute) and isinstance(n.value, cst.Name) and n.value.value == params[0]]
+    if not read:
+        return (params[0], 0), None
+    attr = next((a for a in WIDTH_ATTRS if a in read), None)
+    return ((params[0], 0), attr) if attr is not None else (None, None)
 
 
 def lookup(facts: Facts, func: cst.BaseExpression) -> ClassSummary | None:
