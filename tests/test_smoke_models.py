@@ -347,13 +347,15 @@ import torch.nn as nn
 
 
 class Amplify(torch.autograd.Function):
+    GAIN = 1e4
+
     @staticmethod
     def forward(ctx, x):
         return x.clone()
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * 1e4
+        return grad * Amplify.GAIN
 
 
 class Layer(nn.Module):
@@ -370,8 +372,9 @@ class Layer(nn.Module):
 
 
 class Deep(nn.Module):
-    def __init__(self, d_model=16, amplify=True):
+    def __init__(self, d_model=16, amplify=True, gain=1e4):
         super().__init__()
+        Amplify.GAIN = gain
         self.layers = nn.ModuleList([Layer(d_model, amplify) for _ in range(4)])
 
     def forward(self, x):
@@ -391,6 +394,8 @@ def test_gradient_explosion_seen_only_in_the_backward_pass(tmp_path):
     assert verdicts == {"ok", "gradient explosion"}
     calm = run_smoke(f"{path}:Deep", init={"amplify": False}, **SHORT)
     assert calm.ok and calm.stable, calm.data["result"]["layers"]
+    fading = run_smoke(f"{path}:Deep", init={"gain": 1e-4}, **SHORT)
+    assert fading.ok and {r["verdict"] for r in fading.data["result"]["layers"]} == {"ok", "vanishing gradient"}
     off = run_smoke(f"{path}:Deep", gradients=False, **SHORT)
     assert off.ok and off.stable and all(r["grad_rms"] is None for r in off.data["result"]["layers"])
 
