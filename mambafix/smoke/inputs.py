@@ -11,13 +11,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from mambafix.smoke.construct import UserError
+from mambafix.smoke.construct import D_MODEL_NAMES, UserError
 from mambafix.smoke.probe import layer_kind
 from mambafix.smoke.reference import UnsupportedArgument
 
 WIDTH_NAMES = ("d_input", "input_dim", "in_dim", "d_in", "input_size", "in_features", "n_features", "enc_in",
                "in_chans", "in_channels", "channels")
-D_MODEL_NAMES = ("d_model", "dim", "hidden_size", "d_hidden", "embed_dim", "hidden_dim")
 IMAGE_NAMES = ("img_size", "image_size", "input_size", "resolution")
 
 

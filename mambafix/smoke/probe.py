@@ -183,8 +183,10 @@ def run_probe(model: nn.Module, make_input, scales=DEFAULT_SCALES, dtype=torch.f
     """`make_input(generator)` returns a unit-scale input; each scale multiplies it. For integer
     inputs (tokens), `scale_at` is the module (the embedding) whose output each scale multiplies."""
     model = model.to(device=device, dtype=dtype).eval()
+    registered = {id(m) for m in model.modules()}
     for _, module in all_modules(model):  # unregistered modules (plain lists) move too
-        module.to(device=device, dtype=dtype).train(False)
+        if id(module) not in registered:
+            module.to(device=device, dtype=dtype).train(False)
     result = ProbeResult(backend, str(device), str(dtype).replace("torch.", ""), [float(s) for s in scales],
                          gradients=gradients)
     hooks, current = [], {}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mambafix.smoke.construct import IGNORED, MissingConfigKey, UserError, build, load_target, signature_values
 
+
 def main(spec_path: str, out_path: str) -> int:
     from mambafix.smoke.inputs import TargetFailed
     from mambafix.smoke.reference import UnsupportedArgument
