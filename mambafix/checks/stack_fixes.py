@@ -255,6 +255,18 @@ def _rewrite_app(ctx: FixContext, app: Application, norm_callee: cst.BaseExpress
     ctx.plan.rewrite_call(app.call, rewrite)
 
 
+def _zip_norms(ctx: FixContext, use: StackUse, attr: str, norms: str) -> str | None:
+    """Rewrite the use's loop to bind a fresh name to each layer's norm (`for layer, norm in
+    zip(self.<attr>, self.<norms>)`); the name, or None where the loop's form does not allow it."""
+    loop = use.loop
+    var = fresh("norm", names_in(enclosing_function(use.cls, loop) or loop))
+    rewritten = rewrite_for(loop.target, loop.iter, attr, norms, var)
+    if rewritten is None:
+        return None
+    ctx.plan.rewrite_for(loop, *rewritten)
+    return var
+
+
 def _describe(ctx: FixContext, use: StackUse, what: str) -> None:
     options = ctx.options
     style = "pre-norm residual" if options.style == "prenorm" else ("post-norm with residual" if options.residual else "post-norm")
@@ -288,10 +300,8 @@ class NormFix:
                              "branch); use post-norm or --residual")
             return ctx.memo[key]
         stacks = compound_stacks(use)
-        lead, loop = stacks[0], use.loop
-        norms = ensure_norms(ctx, use.cls, lead)
-        var = fresh("norm", names_in(enclosing_function(use.cls, loop) or loop))
-        ctx.plan.rewrite_for(loop, *rewrite_for(loop.target, loop.iter, lead.attr, norms, var))
+        norms = ensure_norms(ctx, use.cls, stacks[0])
+        var = _zip_norms(ctx, use, stacks[0].attr, norms)  # the blocker checked the loop's form
         h, residual = cst.Name(app.var), ctx.options.residual
 
         def rewrite(value: cst.BaseExpression) -> cst.BaseExpression:
@@ -313,12 +323,9 @@ class NormFix:
         if use.shape == Shape.INDEX_LOOP:
             callee = app.callee.with_changes(value=cst.Attribute(cst.Name("self"), cst.Name(norms)))
         else:
-            loop = use.loop
-            var = fresh("norm", names_in(enclosing_function(use.cls, loop) or loop))
-            rewritten = rewrite_for(loop.target, loop.iter, stack.attr, norms, var)
-            if rewritten is None:
+            var = _zip_norms(ctx, use, stack.attr, norms)
+            if var is None:
                 return "the loop's form is not one the tool rewrites"
-            ctx.plan.rewrite_for(loop, *rewritten)
             callee = cst.Name(var)
         _rewrite_app(ctx, app, callee)
         _describe(ctx, use, f"added self.{norms} and applied it after each layer")

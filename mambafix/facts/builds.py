@@ -126,25 +126,26 @@ def _factory_element(facts: Facts, call: cst.Call, depth: int) -> Element | None
     function's parameters is read from the call's argument for it; any other is unknown."""
     if not (isinstance(call.func, cst.Name) and call.func.value in facts.functions):
         return None
-    func = facts.functions[call.func.value]
+    for local, value in _returns(facts, facts.functions[call.func.value]):
+        element = classify(facts, value, local, depth + 1)
+        if element.kind == Kind.OTHER:
+            return None
+        return replace(_in_caller(element, call, list(local.defaults), frozenset()), ctor=call)
+    return None
+
+
+def _returns(facts: Facts, func: cst.FunctionDef):
+    """Each value a helper or factory returns, with what its local names stand for there
+    (assigned expressions, lists built by append loops)."""
     local = Locals(param_defaults(func))
     for stmt in walk_statements(func.body):
+        if isinstance(stmt, cst.For):
+            _scan_append_loop(facts, stmt, InitInfo(), local)
         for small in small_statements(stmt):
             if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
                 local.assign(small.targets[0].target.value, small.value)
-            if not (isinstance(small, cst.Return) and small.value is not None):
-                continue
-            element = classify(facts, small.value, local, depth + 1)
-            if element.kind == Kind.OTHER:
-                return None
-            width = element.d_model
-            if isinstance(width, cst.Name) and width.value in local.defaults:
-                names = list(local.defaults)
-                width = call_arg(call, (width.value,), names.index(width.value))
-            else:
-                width = None
-            return replace(element, ctor=call, d_model=width)
-    return None
+            if isinstance(small, cst.Return) and small.value is not None:
+                yield local, small.value
 
 
 def _normalizes_itself(fam, matched: str, call: cst.Call) -> bool:
@@ -318,27 +319,21 @@ def _helper_stack(facts: Facts, call: cst.Call, methods: dict) -> Stack | None:
         func = facts.functions[call.func.value]
     if func is None:
         return None
-    local = Locals(param_defaults(func))
-    for stmt in walk_statements(func.body):
-        if isinstance(stmt, cst.For):
-            _scan_append_loop(facts, stmt, InitInfo(), local)
-        for small in small_statements(stmt):
-            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
-                local.assign(small.targets[0].target.value, small.value)
-            if isinstance(small, cst.Return) and small.value is not None:
-                stack = _stack_from_value(facts, "?", small.value, local, {})
-                if stack is not None and stack.container != Container.SINGLE:
-                    contents = stack.contents
-                    params = list(local.defaults)
-                    if isinstance(call.func, cst.Attribute) and params[:1] == ["self"]:
-                        params = params[1:]
-                    if contents.repeated is not None:
-                        contents = replace(contents, repeated=_in_caller(contents.repeated, call, params, contents.comp_names))
-                    if contents.elements is not None:
-                        contents = replace(contents, elements=tuple(_in_caller(e, call, params, frozenset())
-                                                                    for e in contents.elements))
-                    contents = replace(contents, count=None, count_text=None, comp_names=frozenset())
-                    return replace(stack, contents=contents, helper=code(call.func))
+    for local, value in _returns(facts, func):
+        stack = _stack_from_value(facts, "?", value, local, {})
+        if stack is None or stack.container == Container.SINGLE:
+            continue
+        contents = stack.contents
+        params = list(local.defaults)
+        if isinstance(call.func, cst.Attribute) and params[:1] == ["self"]:
+            params = params[1:]
+        if contents.repeated is not None:
+            contents = replace(contents, repeated=_in_caller(contents.repeated, call, params, contents.comp_names))
+        if contents.elements is not None:
+            contents = replace(contents, elements=tuple(_in_caller(e, call, params, frozenset())
+                                                        for e in contents.elements))
+        contents = replace(contents, count=None, count_text=None, comp_names=frozenset())
+        return replace(stack, contents=contents, helper=code(call.func))
     return None
 
 

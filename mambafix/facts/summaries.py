@@ -60,33 +60,36 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     return None
 
 
-def _given_norm_attrs(facts: Facts, init: cst.FunctionDef) -> set[str]:
-    """Attributes built from a constructor parameter whose default is a norm class
-    (`def __init__(self, dim, norm_cls=nn.LayerNorm): self.norm = norm_cls(dim)`)."""
-    defaults = param_defaults(init)
-    out = set()
+def _built_from_params(init: cst.FunctionDef) -> list[tuple[str, str]]:
+    """(attribute, parameter) for each `self.<attribute> = <parameter>(...)` in __init__: modules
+    built from a class the constructor is given."""
+    params = set(param_names(init)[1:])
+    out = []
     for node in walk(init.body):
         if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.Call):
             attr, func = self_attr(node.targets[0].target), node.value.func
-            default = defaults.get(func.value) if isinstance(func, cst.Name) else None
-            if attr and default is not None and facts.families.norm_classes.match_any(facts.resolver.candidates(default)):
-                out.add(attr)
+            if attr and isinstance(func, cst.Name) and func.value in params:
+                out.append((attr, func.value))
     return out
 
 
 def _mixer_param(init: cst.FunctionDef | None) -> tuple[str, str, int] | None:
     """(attribute, parameter, position) where __init__ does `self.<attribute> = <parameter>(...)`:
     a block that builds its mixer from a class it is given."""
-    if init is None:
+    built = _built_from_params(init) if init is not None else []
+    if not built:
         return None
-    params = param_names(init)[1:]
-    for node in walk(init.body):
-        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.Call):
-            attr = self_attr(node.targets[0].target)
-            func = node.value.func
-            if attr and isinstance(func, cst.Name) and func.value in params:
-                return attr, func.value, params.index(func.value)
-    return None
+    attr, param = built[0]
+    return attr, param, param_names(init)[1:].index(param)
+
+
+def _given_norm_attrs(facts: Facts, init: cst.FunctionDef) -> set[str]:
+    """Attributes built from a constructor parameter whose default is a norm class
+    (`def __init__(self, dim, norm_cls=nn.LayerNorm): self.norm = norm_cls(dim)`)."""
+    defaults = param_defaults(init)
+    return {attr for attr, param in _built_from_params(init)
+            if defaults.get(param) is not None
+            and facts.families.norm_classes.match_any(facts.resolver.candidates(defaults[param]))}
 
 
 
