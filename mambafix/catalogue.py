@@ -101,6 +101,11 @@ def load_families() -> dict[str, list[str]]:
     return tomllib.loads((rules_dir() / "families.toml").read_text(encoding="utf-8"))
 
 
+def load_models() -> dict:
+    """rules/models.toml: what modules and functions do to the values MF001 follows."""
+    return tomllib.loads((rules_dir() / "models.toml").read_text(encoding="utf-8"))
+
+
 def rule_by_name_or_code(key: str) -> Rule | None:
     rules = load_rules()
     key_upper = key.upper()

@@ -17,7 +17,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from mambafix._version import __version__
-from mambafix.catalogue import load_families, load_rules
+from mambafix.catalogue import load_families, load_models, load_rules
 from mambafix.smoke.settings import validate_entry
 
 DEFAULT_EXCLUDE = (
@@ -50,6 +50,8 @@ class Config:
     markers: tuple[str, ...]
     print_functions: tuple[str, ...]
     pure_calls: tuple[str, ...]
+    flow_lists: tuple[tuple[str, tuple[str, ...]], ...] = ()  # rules/models.toml's lists, by key
+    flow_models: tuple[str, ...] = ()  # its [[models]] entries, each as JSON
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
@@ -112,7 +114,15 @@ def default_config() -> Config:
         markers=tuple(data["markers"]),
         print_functions=tuple(data["print_functions"]),
         pure_calls=tuple(data["pure_calls"]),
+        **models_fields(load_models()),
     )
+
+
+def models_fields(models: dict) -> dict:
+    """The Config fields that hold rules/models.toml: its lists, and its [[models]] entries."""
+    lists = tuple(sorted((k, tuple(v)) for k, v in models.items() if k != "models"))
+    entries = tuple(json.dumps(entry, sort_keys=True) for entry in models.get("models", ()))
+    return {"flow_lists": lists, "flow_models": entries}
 
 
 def find_pyproject(start: Path) -> Path | None:

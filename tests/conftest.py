@@ -16,6 +16,11 @@ def dedent(src: str) -> str:
     return textwrap.dedent(src).lstrip("\n")
 
 
+def headline(message: str) -> str:
+    """An MF001 message without its data-flow path (the last parenthesis: what reaches what)."""
+    return message.rsplit(" (", 1)[0] if message.endswith(", no norm between)") else message
+
+
 def run_check(src: str, select=("MF001", "MF002", "MF003"), path="model.py", index=None):
     from mambafix.config import load_config, with_cli_overrides
     from mambafix.engine.file import check_source

@@ -641,4 +641,330 @@ class Encoder(nn.Module):
             x, residual = layer(x, residual)
         return x + residual
 '''),
+    # -- read while MF001 became a data-flow analysis (issue 20) ------------------------------
+    _case("tuple-mixer-with-state", "alxndrTL/mamba.py@2cc168c mambapy/mamba2.py", IMPORTS + """
+class Mixer(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.ssm = Mamba(d)
+
+    def forward(self, u, state=None):
+        y = self.ssm(u)
+        new_state = y.mean(1) if state is None else state + y.mean(1)
+        return y, new_state
+
+
+class Residual(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.mixer = Mixer(d)
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, x, state=None):
+        out, state = self.mixer(self.norm(x), state)
+        return out + x, state
+
+
+class Stack(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Residual(d) for _ in range(n)])
+
+    def forward(self, x):
+        states = [None] * len(self.layers)
+        for i, layer in enumerate(self.layers):
+            x, states[i] = layer(x, states[i])
+        return x
+"""),
+    _case("masked-residual-stack", "nirbo/HRM@ab1671a hybrid/src/hrm_lm/models/mamba2_layers.py", IMPORTS + """
+class MaskedStack(nn.Module):
+    def __init__(self, d_model, n_layers=4):
+        super().__init__()
+        self.mamba = nn.ModuleList([Mamba(d_model) for _ in range(n_layers)])
+        self.post_norm = nn.LayerNorm(d_model)
+
+    def forward(self, x, pad=None):
+        keep = None if pad is None else (~pad).unsqueeze(-1).to(x.dtype)
+        for layer in self.mamba:
+            skip = x
+            step = torch.nan_to_num(layer(x))
+            if keep is not None:
+                step = step * keep
+            x = skip + step
+        return self.post_norm(x)
+""", "MaskedStack"),
+    _case("layers-built-by-an-init-helper", "751K/HS_Image_Classification@c9ce589 src/MambaBase/Canary.py", IMPORTS + """
+class Spectral(nn.Module):
+    def __init__(self, d, n=4, mode=1):
+        super().__init__()
+        self.depth = n
+        self._build(mode, d)
+
+    def _build(self, mode, d):
+        if mode == 1:
+            self.along_features = Mamba(d_model=d)
+            self.along_length = Mamba(d_model=d)
+        else:
+            self.along_features = Mamba(d_model=d, d_state=8)
+            self.along_length = Mamba(d_model=d, d_state=8)
+
+    def forward(self, x):
+        for _ in range(self.depth):
+            x = self.along_features(x)
+            x = x.transpose(1, 2)
+            x = self.along_length(x)
+            x = x.transpose(1, 2)
+        return x
+""", "Spectral"),
+    _case("mixer-choice-by-string-default", "XsChen524/mode-mamba-ts@ab4424a src/model/Mode.py", IMPORTS + """
+class Forecaster(nn.Module):
+    def __init__(self, d_model, n_layers=4, block="mamba"):
+        super().__init__()
+        if block == "mamba":
+            self.encoder = nn.ModuleList([Mamba(d_model=d_model) for _ in range(n_layers)])
+        elif block == "linear":
+            self.encoder = nn.ModuleList([nn.Linear(d_model, d_model) for _ in range(n_layers)])
+        else:
+            raise ValueError(block)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x):
+        for layer in self.encoder:
+            x = layer(x)
+        return self.norm(x)
+""", "Forecaster"),
+    _case("norm-class-as-a-default-argument", "YumDreaming/TSIBiMamba@8fd7fec muban/muban02.py", IMPORTS + """
+class PreNormBlock(nn.Module):
+    def __init__(self, dim, norm_layer=nn.LayerNorm, act_layer=nn.GELU):
+        super().__init__()
+        self.norm1 = norm_layer(dim)
+        self.mixer = Mamba(d_model=dim)
+        self.norm2 = norm_layer(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), act_layer(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x):
+        keep = x
+        x = self.norm1(x)
+        x = keep + self.mixer(x)
+        return x + self.mlp(self.norm2(x))
+
+
+class Stage(nn.Module):
+    def __init__(self, dim, depth=4):
+        super().__init__()
+        self.blocks = nn.ModuleList([PreNormBlock(dim) for _ in range(depth)])
+
+    def forward(self, x):
+        for _, blk in enumerate(self.blocks):
+            x = blk(x)
+        return x
+"""),
+    _case("norms-appended-under-a-default-flag", "GiovanniCanali/devtools_scicomp_project_2025@2c2c9e1 ssm/model/mamba.py",
+          IMPORTS + """
+class Interleaved(nn.Module):
+    def __init__(self, d, n=4, normalization=True):
+        super().__init__()
+        parts = []
+        for _ in range(n):
+            if normalization:
+                parts.append(nn.LayerNorm(d))
+            parts.append(Mamba(d))
+        self.net = nn.Sequential(*parts)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class InterleavedOff(nn.Module):
+    def __init__(self, d, n=4, normalization=False):
+        super().__init__()
+        parts = []
+        for _ in range(n):
+            if normalization:
+                parts.append(nn.LayerNorm(d))
+            parts.append(Mamba(d))
+        self.net = nn.Sequential(*parts)
+
+    def forward(self, x):
+        return self.net(x)
+""", "InterleavedOff"),
+    _case("sequential-cast-with-settable-depth", "dadadabobosha/Mamba_ECG_Classification@fe3c727 src/modules/mamba.py",
+          IMPORTS + """
+class Beat(nn.Module):
+    def __init__(self, d_model, n_layers=1):
+        super().__init__()
+        self.layers = nn.Sequential(*[Mamba(d_model) for _ in range(n_layers)]).float()
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x):
+        x = self.layers(x.float())[:, -1]
+        return self.norm(x)
+""", "Beat", probe=False),  # the harness builds it with its default depth of one: nothing to probe
+    _case("gated-scan-blocks-with-a-skip", "kyegomez/zeta@fe82c50 examples/models/cobra.py", IMPORTS + """
+class GatedBlock(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.ssm = Mamba(dim)
+
+    def forward(self, x):
+        skip = x
+        path = torch.nn.functional.silu(self.proj(x))
+        gate = torch.nn.functional.silu(self.proj(x))
+        out = self.ssm(path) * gate
+        return self.proj(out + skip)
+
+
+class Tower(nn.Module):
+    def __init__(self, dim, depth=4):
+        super().__init__()
+        self.layers = nn.ModuleList([GatedBlock(dim) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x):
+        x = self.norm(x)
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)
+""", "Tower", probe=False),  # its first LayerNorm takes the sweep's input scale away before the stack
+    _case("permutation-average", "bowang-lab/Graph-Mamba@acb4a23 graphgps/layer/gps_layer.py", IMPORTS + """
+class PermutedAverage(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.mixer = Mamba(d)
+        self.trials = 5
+
+    def forward(self, h):
+        outs = []
+        for _ in range(self.trials):
+            order = torch.randperm(h.shape[1], device=h.device)
+            mixed = self.mixer(h[:, order])
+            outs.append(mixed[:, torch.argsort(order)])
+        return sum(outs) / self.trials
+"""),
+    _case("home-made-ssm-log-a-real", "Olympe19100/Market@3e82108 models/mamba.py", """
+import torch
+import torch.nn as nn
+
+
+class Selective(nn.Module):
+    def __init__(self, d_model, d_state=4):
+        super().__init__()
+        self.x_proj = nn.Linear(d_model, 2 * d_state + 1)
+        self.dt_proj = nn.Linear(1, d_model)
+        self.log_A_real = nn.Parameter(torch.zeros(d_model, d_state))
+        self.D = nn.Parameter(torch.ones(d_model))
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        n = self.log_A_real.shape[1]
+        dt, b, c = self.x_proj(x).split([1, n, n], dim=-1)
+        dt = torch.nn.functional.softplus(self.dt_proj(dt))
+        decay = torch.exp(dt.unsqueeze(-1) * -torch.exp(self.log_A_real))
+        state = torch.zeros(x.shape[0], x.shape[2], n, device=x.device)
+        ys = []
+        for t in range(x.shape[1]):
+            state = decay[:, t] * state + (dt[:, t] * x[:, t]).unsqueeze(-1) * b[:, t].unsqueeze(1)
+            ys.append((state * c[:, t].unsqueeze(1)).sum(-1))
+        return self.out_proj(torch.stack(ys, dim=1) + x * self.D)
+
+
+class Net(nn.Module):
+    def __init__(self, d_model, n_layers=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Selective(d_model) for _ in range(n_layers)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = x + layer(x)
+        return x
+""", "Net"),
+    _case("simplified-ssm-a-b-c-d", "arashi0-git/machine_learning_mamba@b933d4b mamba_model.py", """
+import torch
+import torch.nn as nn
+
+
+class Simple(nn.Module):
+    def __init__(self, d_model, d_state=4):
+        super().__init__()
+        self.in_proj = nn.Linear(d_model, d_model)
+        self.A = nn.Parameter(torch.zeros(d_state))
+        self.B_proj = nn.Linear(d_model, d_state)
+        self.C_proj = nn.Linear(d_model, d_state)
+        self.D = nn.Parameter(torch.ones(d_model))
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        u = self.in_proj(x)
+        b, c = self.B_proj(u), self.C_proj(u)
+        decay = torch.exp(-torch.nn.functional.softplus(self.A))
+        state = torch.zeros_like(b[:, 0])
+        ys = []
+        for t in range(u.shape[1]):
+            state = state * decay + b[:, t]
+            ys.append((state * c[:, t]).sum(-1, keepdim=True) * u[:, t])
+        return self.out_proj(torch.stack(ys, dim=1) + u * self.D)
+
+
+class Model(nn.Module):
+    def __init__(self, d_model, n_layers=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Simple(d_model) for _ in range(n_layers)])
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x)
+""", "Model"),
+    _case("norm-written-out-in-a-local-class", "dadadabobosha/Mamba_ECG_Classification@fe3c727 src/modules/mamba.py",
+          IMPORTS + """
+class Rescale(nn.Module):
+    def __init__(self, size, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(size))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class Encoder(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+        self.rescales = nn.ModuleList([Rescale(d) for _ in range(n)])
+
+    def forward(self, x):
+        for layer, rescale in zip(self.layers, self.rescales):
+            x = rescale(layer(x))
+        return x
+"""),
+    _case("stage-run-by-a-nested-helper", "MzeroMiko/VMamba@2ed52ea classification/models/vmamba.py", IMPORTS + """
+class Backbone(nn.Module):
+    def __init__(self, dim, depth=4):
+        super().__init__()
+        self.blocks = nn.Sequential(*[Mamba(dim) for _ in range(depth)])
+        self.head = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        def run_stage(stage, value):
+            return stage(value)
+
+        x = run_stage(self.blocks, x)
+        return self.head(x)
+""", "Backbone"),
+    _case("layers-named-by-setattr", "described pattern: layers registered by name in a loop", IMPORTS + """
+class Named(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.n = n
+        for i in range(n):
+            setattr(self, f"mamba{i}", Mamba(d))
+
+    def forward(self, x):
+        for i in range(self.n):
+            x = getattr(self, f"mamba{i}")(x)
+        return x
+""", "Named"),
 ]

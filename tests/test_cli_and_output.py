@@ -50,7 +50,8 @@ def test_json_schema_is_stable():
     assert data["schema_version"] == 1
     assert set(data) == {"schema_version", "tool", "findings", "errors", "skipped", "summary"}
     first = data["findings"][0]
-    assert set(first) == {"path", "line", "col", "code", "name", "severity", "message", "fixable", "fix_note"}
+    assert set(first) == {"path", "line", "col", "code", "name", "severity", "message", "fixable", "fix_note", "flow"}
+    assert first["code"] == "MF001" and [step["line"] for step in first["flow"]] == [31, 37, 31]
     assert data["summary"]["findings"] == len(data["findings"])
 
 

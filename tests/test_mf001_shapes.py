@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import run_check
+from conftest import run_check, headline
 from shapes import HEADER, NEGATIVE, POSITIVE
 
 
@@ -43,12 +43,12 @@ def test_shape_is_found(shape):
 def test_aliases_resolve(name):
     ctor = "mamba_ssm.Mamba" if name == "module-attribute" else "SSM"
     found = mf001(ALIAS_BODY.format(ctor=ctor), header=ALIAS_HEADERS[name])
-    assert [f.message for f in found] == ["M.layers: 4 Mamba layers applied in sequence without normalization"]
+    assert [headline(f.message) for f in found] == ["M.layers: 4 Mamba layers applied in sequence without normalization"]
 
 
 def test_message_names_class_attribute_count_and_kind():
     found = mf001(POSITIVE["mamba2"])
-    assert found[0].message == "M.layers: 4 Mamba2 layers applied in sequence without normalization"
+    assert headline(found[0].message) == "M.layers: 4 Mamba2 layers applied in sequence without normalization"
 
 
 def test_bidirectional_stacks_around_flip_are_two_findings():
@@ -67,7 +67,7 @@ class BiMamba(nn.Module):
             h_b = layer(h_b)
         return h_f + torch.flip(h_b, dims=[1])
 """
-    assert [f.message for f in mf001(src)] == [
+    assert [headline(f.message) for f in mf001(src)] == [
         "BiMamba.forward_layers: 4 Mamba layers applied in sequence without normalization",
         "BiMamba.backward_layers: 4 Mamba layers applied in sequence without normalization",
     ]

@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from conftest import dedent
+from conftest import dedent, headline
 from mambafix.checks.base import FixOptions
 from mambafix.config import load_config
 from mambafix.engine.project import check_paths
@@ -105,7 +105,7 @@ def test_try_except_fallback_import_hides_no_stack(tmp_path):
     found = [(f.line, f.code, f.message) for f in report.findings]
     loops = [i + 1 for i, line in enumerate(WRAPPER.splitlines()) if line.strip().startswith("for layer in")]
     assert [line for line, _, _ in found] == loops and {code for _, code, _ in found} == {"MF001"}
-    assert found[0][2] == ("BiEncoder.forward_layers: 4 Mamba layers (mamba_ssm.Mamba; the fallback "
+    assert headline(found[0][2]) == ("BiEncoder.forward_layers: 4 Mamba layers (mamba_ssm.Mamba; the fallback "
                            "seedpkg.pure.Mamba normalizes inside) applied in sequence without normalization")
 
 
@@ -131,7 +131,7 @@ def test_apply_writes_the_authors_fix_and_the_notes_option_2(tmp_path, residual)
 def test_a_single_binding_has_no_fallback_note(tmp_path):
     plain = WRAPPER.replace("    from seedpkg.pure import Mamba\n", "    Mamba = None\n")
     report = check_paths([_tree(tmp_path, plain)], load_config([tmp_path]), cache=False)
-    assert [f.message for f in report.findings][0] == \
+    assert [headline(f.message) for f in report.findings][0] == \
         "BiEncoder.forward_layers: 4 Mamba layers applied in sequence without normalization"
 
 
@@ -204,7 +204,7 @@ def test_home_made_ssm_is_known_by_its_parameters(tmp_path, mixer, expected):
     report = check_paths([tmp_path], load_config([tmp_path]), cache=False)
     assert [f.code for f in report.findings] == expected
     if expected:
-        assert report.findings[0].message == "Tower.mixers: 4 ScanMixer layers applied in sequence without normalization"
+        assert headline(report.findings[0].message) == "Tower.mixers: 4 ScanMixer layers applied in sequence without normalization"
 
 
 def test_home_made_ssm_in_another_file(tmp_path):
@@ -259,7 +259,7 @@ def test_a_carried_value_in_the_same_loop_is_still_a_stack(tmp_path):
                 h = self.mixer(h)
             return h
     """
-    assert [f.message for f in _mf001(tmp_path, body)] == ["Tied.mixer: 4 Mamba layers applied in sequence without normalization"]
+    assert [headline(f.message) for f in _mf001(tmp_path, body)] == ["Tied.mixer: 4 Mamba layers applied in sequence without normalization"]
 
 
 @pytest.mark.parametrize("ctor", ['Mamba(d).to("cuda")', "Mamba(d).cuda().float()", "copy.deepcopy(block)"])
@@ -277,7 +277,7 @@ def test_wrapped_and_copied_constructors_are_layers(tmp_path, ctor):
             return x
     """
     found = _mf001(tmp_path, body)
-    assert [f.message for f in found] == ["Deep.layers: 3 Mamba layers applied in sequence without normalization"]
+    assert [headline(f.message) for f in found] == ["Deep.layers: 3 Mamba layers applied in sequence without normalization"]
     report = apply_paths([tmp_path], load_config([tmp_path]))
     text = (tmp_path / "m.py").read_text()
     moved = ctor[len("Mamba(d)"):] if ctor.startswith("Mamba(d)") else ""
@@ -311,7 +311,7 @@ class Mixed(nn.Module):
 
 def test_plain_lists_and_mixed_sequentials_are_stacks_and_get_fixed(tmp_path):
     found = _mf001(tmp_path, PLAIN_AND_MIXED)
-    assert [f.message for f in found] == ["PlainList.layers: 3 Mamba layers applied in sequence without normalization",
+    assert [headline(f.message) for f in found] == ["PlainList.layers: 3 Mamba layers applied in sequence without normalization",
                                           "Mixed.net: 3 Mamba layers applied in sequence without normalization"]
     report = apply_paths([tmp_path], load_config([tmp_path]))
     text = (tmp_path / "m.py").read_text()

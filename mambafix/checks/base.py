@@ -61,6 +61,7 @@ class Diagnostic:
     no_fix: str | None = None  # why there is no automatic fix (with fix None)
     applicability: Applicability = Applicability.NONE
     owner_class: str | None = None  # the class it concerns, for smoke's targets
+    flow: tuple = ()  # (statement, what happens there) from the source to the sink
 
     def message_fields(self) -> dict[str, str]:
         return dict(self.fields)

@@ -13,8 +13,8 @@ class StackWithoutResidual:
     code = "MF002"
 
     def run(self, facts: FileFacts) -> Iterator[Diagnostic]:
-        for use in facts.all_stack_uses():
-            if use.shape.is_loop and use.normalized and not use.residual:
+        for cls in facts.all_classes:
+            for use in facts.residual_uses(cls):
                 yield stack_diagnostic(self.code, use, ResidualFix(use), residual_fix_blocker(use))
 
 

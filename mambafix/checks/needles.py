@@ -14,9 +14,13 @@ def minimal(needles) -> tuple[bytes, ...]:
 
 
 def layer_names(config) -> tuple[bytes, ...]:
-    """The last component of every Mamba-family layer class, and the attribute every SSM
-    signature starts with (`A_log`: a home-made selective SSM names no Mamba class)."""
-    names = [n.rsplit(".", 1)[-1] for n in config.layer_classes] + [sig[0] for sig in config.ssm_signatures if sig]
+    """The last component of every Mamba-family layer class, and each alternative of the
+    attribute every SSM signature starts with (`A_log`: a home-made selective SSM names no Mamba
+    class; a one-letter attribute as `self.A`, which its assignment must contain)."""
+    names = [n.rsplit(".", 1)[-1] for n in config.layer_classes]
+    for sig in config.ssm_signatures:
+        if sig:
+            names += [alt if len(alt) > 2 else f"self.{alt}" for alt in sig[0].split("|")]
     return minimal(n.encode() for n in names)
 
 

@@ -18,15 +18,18 @@ from mambafix.syntax.nodes import code, names_in, self_attr
 def stack_diagnostic(code: str, use: StackUse, fix, blocker: str | None) -> Diagnostic:
     """The diagnostic of a stack rule: the use's owner, count, kind and note, and the fix
     unless a blocker says why there is none."""
-    fields = (("owner", use.owner), ("count", use.count_text), ("kind", use.kind), ("note", use.note))
+    fields = (("owner", use.owner), ("count", use.count_text), ("kind", use.kind), ("note", use.note),
+              ("path", use.path))
     return Diagnostic(code, use.node, fields, fix=None if blocker else fix, no_fix=blocker,
                       applicability=Applicability.NONE if blocker else Applicability.UNSAFE,
-                      owner_class=use.cls.name.value)
+                      owner_class=use.cls.name.value, flow=use.path_nodes)
 
 
 # -- why a use cannot be fixed ----------------------------------------------------------------
 def norm_fix_blocker(use: StackUse) -> str | None:
     """Why MF001's fix cannot be made for this use (whatever the options), or None."""
+    if use.blocked:
+        return use.blocked
     if use.shape == Shape.CHAIN:
         return _chain_blocker(use.stacks, use.apps)
     if use.shape == Shape.SEQUENTIAL:
@@ -51,11 +54,23 @@ def _sequential_blocker(stack: Stack) -> str | None:
     if unpacked is not None:
         return (f"the nn.Sequential unpacks self.{unpacked}, which holds the layers; rewrite it as a loop "
                 f"over self.{unpacked} with a norm after each layer")
+    if _unpacks_a_built_list(stack):
+        return "the nn.Sequential unpacks a list built elsewhere (an append loop); add the norms where it is built"
     if stack.repeated is None and stack.uniform_d_model() is None:
         return "the layers' width (d_model) could not be read from their constructors"
     if stack.repeated is not None and (stack.repeated.d_model is None or names_in(stack.repeated.d_model) & stack.comp_names):
         return "the layers' width (d_model) could not be read from their constructor"
     return None
+
+
+def _unpacks_a_built_list(stack: Stack) -> bool:
+    """`nn.Sequential(*parts)` over a local list: its layers are not written in the call."""
+    value = stack.value
+    if isinstance(value, cst.Name):
+        return True
+    if not isinstance(value, cst.Call):
+        return False
+    return any(a.star == "*" and not isinstance(a.value, (cst.ListComp, cst.GeneratorExp)) for a in value.args)
 
 
 def _unpacked_attr(stack: Stack) -> str | None:

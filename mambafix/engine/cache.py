@@ -60,7 +60,7 @@ class ResultCache:
             return None
         try:
             result = FileResult(
-                findings=[Finding(**f) for f in raw["findings"]],
+                findings=[Finding.from_dict(f) for f in raw["findings"]],
                 summaries={k: ClassSummary.from_json(v) for k, v in raw["summaries"].items()},
                 unresolved=set(raw["unresolved"]),
                 model_classes=list(raw["model_classes"]),

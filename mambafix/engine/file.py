@@ -86,7 +86,8 @@ def analyze_module(data: bytes, path: str, config: Config, index: dict | None = 
     facts = FileFacts(module, module_name, package, config, index)
     diagnostics = [d for code in sorted(codes) if code in REGISTRY for d in load_check(code).run(facts)]
     lines = text.splitlines()
-    positions = statement_positions(module, data, lines, [d.node for d in diagnostics]) if diagnostics else {}
+    nodes = [d.node for d in diagnostics] + [n for d in diagnostics for n, _ in d.flow]
+    positions = statement_positions(module, data, lines, nodes) if diagnostics else {}
     ignored = config.ignored_for(_relpath(path, config.root))
     rules = load_rules()
     reported: list[tuple[Diagnostic, Finding]] = []
@@ -96,8 +97,9 @@ def analyze_module(data: bytes, path: str, config: Config, index: dict | None = 
         if code in ignored or (0 < line <= len(lines) and suppressed(lines[line - 1], code)):
             continue
         rule = rules[code]
+        flow = tuple((*positions[id(n)], text, None) for n, text in diagnostic.flow if id(n) in positions)
         finding = Finding(path, line, col, code, rule.name, rule.severity, rule.format(**diagnostic.message_fields()),
-                          diagnostic.applicability != Applicability.NONE, diagnostic.no_fix)
+                          diagnostic.applicability != Applicability.NONE, diagnostic.no_fix, flow=flow)
         reported.append((diagnostic, finding))
     reported.sort(key=lambda pair: (pair[1].line, pair[1].col, pair[1].code))
     return FileAnalysis(module, facts, reported)
@@ -117,7 +119,11 @@ def in_cells(findings: list[Finding], source: bytes) -> list[Finding]:
     out = []
     for finding in findings:
         cell, line = locate(text, finding.line)
-        out.append(replace(finding, cell=cell, line=line))
+        flow = []
+        for step_line, col, message, _ in finding.flow:
+            step_cell, within = locate(text, step_line)
+            flow.append((within, col, message, step_cell))
+        out.append(replace(finding, cell=cell, line=line, flow=tuple(flow)))
     return out
 
 

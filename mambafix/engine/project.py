@@ -19,6 +19,7 @@ from mambafix.config import Config, load_config
 from mambafix.engine.pool import pool_map
 from mambafix.engine.results import FileResult
 from mambafix.facts.kinds import ClassSummary
+from mambafix.facts.naming import names_match
 from mambafix.report.findings import FileError, Report
 from mambafix.source import SourceError, read_bytes
 
@@ -223,8 +224,4 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
 
 
 def _resolves(unresolved: set[str], index: dict) -> bool:
-    for name in unresolved:
-        for key in index:
-            if key == name or key.endswith("." + name) or name.endswith("." + key):
-                return True
-    return False
+    return any(names_match(key, name) for name in unresolved for key in index)

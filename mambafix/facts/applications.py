@@ -67,16 +67,23 @@ class StackUse:
     bindings: Bindings = Bindings()
     compound: bool = False  # one statement of the loop applies this and another stack
     partners: tuple[Stack, ...] = ()  # the other stacks that statement applies (a compound step)
+    flows: tuple = ()  # the data flow's flows (mambafix.flow.values.Flow) this use is made of
+    path: str = ""  # the first flow, in words: "layers[i] output reaches layers[i+1] through ..."
+    path_nodes: tuple = ()  # (statement, what happens there) along that flow
+    blocked: str | None = None  # why the path runs where no fix can be written, if it does
 
     @property
     def owner(self) -> str:
-        attrs = list(dict.fromkeys(a.attr for a in self.apps)) or [self.stacks[0].attr]
+        attrs = list(dict.fromkeys([a.attr for a in self.apps] + [p.attr for p in self.partners]))
+        attrs = attrs or [s.attr for s in self.stacks]
+        if not attrs and self.flows:
+            attrs = list(dict.fromkeys(f.source.text.removeprefix("self.") for f in self.flows))
         return f"{self.cls.name.value}.{attrs[0]}" + "".join(f", {a}" for a in attrs[1:])
 
     @property
     def kind(self) -> str:
-        return self.stacks[0].display()
+        return self.stacks[0].display() if self.stacks else "Mamba"
 
     @property
     def note(self) -> str:
-        return self.stacks[0].note()
+        return self.stacks[0].note() if self.stacks else ""

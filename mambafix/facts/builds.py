@@ -13,6 +13,9 @@ import libcst as cst
 from mambafix.facts.kinds import Container, Kind
 from mambafix.facts.layers import OTHER, Contents, Element, InitInfo, Stack
 from mambafix.facts.protocol import Facts
+from mambafix.facts.consts import init_const
+from mambafix.flow import models
+from mambafix.flow.values import NOCONST
 from mambafix.syntax.nodes import (
     call_arg, code, comprehension_names, names_in, param_defaults, range_count, self_attr,
 )
@@ -23,8 +26,10 @@ class Locals:
     """What the local names of a method stand for while `__init__` (or a helper) is read:
     an assigned expression, or the contents of a list built by an append loop."""
 
-    def __init__(self, defaults: dict, stacks: dict | None = None) -> None:
+    def __init__(self, defaults: dict, stacks: dict | None = None, given: str | None = None) -> None:
         self.defaults = defaults
+        self.given = given  # a class parameter taken to be an SSM layer (a block given its mixer)
+        self.consts: dict = {}  # local names bound to a constant
         self.exprs: dict[str, cst.BaseExpression] = {}
         self.lists: dict[str, Contents] = {}
         self.started: dict[str, cst.BaseExpression] = {}  # what an append-built name was first
@@ -59,6 +64,11 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         return replace(inner, moved=inner.moved + chain) if inner.kind != Kind.OTHER else inner
     if expr.args and facts.resolver.qualify(expr.func) in COPIES:
         return classify(facts, expr.args[0].value, local, depth + 1)
+    given = _given_class(facts, expr.func, local)
+    if given is not None:  # `norm_layer(dim)` of `norm_layer=nn.LayerNorm`, `partial(Mamba, ...)(d)`
+        if given == "ssm":
+            return Element(Kind.MAMBA, local.given, expr, call_arg(expr, ("d_model", "dim"), 0), model=models.SSM)
+        return classify(facts, expr.with_changes(func=given), local, depth + 1)
     fam = facts.families
     names = facts.resolver.candidates(expr.func)
     if not names:
@@ -67,32 +77,39 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         contents = container_contents(facts, expr, local or Locals({}))
         if contents is None:
             return OTHER
-        elements = contents.elements if contents.elements is not None else (contents.repeated,)
+        elements = contents.elements if contents.elements is not None else (contents.pattern or (contents.repeated,))
         if not elements:
             return OTHER
         kinds = {e.kind for e in elements}
         mambas = [e for e in elements if e.kind == Kind.MAMBA]
         if mambas and (Kind.NORM in kinds or Kind.NORMALIZED in kinds):
-            return Element(Kind.NORMALIZED, mambas[0].display, expr)
+            return Element(Kind.NORMALIZED, mambas[0].display, expr, model=_sequence_model(elements))
         if mambas:
-            return Element(Kind.MAMBA, mambas[0].display, expr, mambas[0].d_model if len(mambas) == 1 else None)
-        return Element(Kind.NORMALIZED) if Kind.NORMALIZED in kinds else OTHER
+            return Element(Kind.MAMBA, mambas[0].display, expr, mambas[0].d_model if len(mambas) == 1 else None,
+                           model=_sequence_model(elements))
+        return Element(Kind.NORMALIZED, model=_sequence_model(elements)) if Kind.NORMALIZED in kinds else OTHER
     matched = fam.layers.match_any(names)
     if matched and _normalizes_itself(fam, matched, expr):
-        return Element(Kind.NORMALIZED, matched.rsplit(".", 1)[-1], expr)
+        return Element(Kind.NORMALIZED, matched.rsplit(".", 1)[-1], expr, model=models.SELF_NORMALIZED_SSM)
     if matched:
         return Element(Kind.MAMBA, matched.rsplit(".", 1)[-1], expr, call_arg(expr, ("d_model", "dim"), 0),
-                       _other_bindings(facts, names, matched))
+                       _other_bindings(facts, names, matched), model=models.SSM)
+    model = fam.model(names)
+    if model is not None:
+        return Element(models.kind_of(model), names[0].rsplit(".", 1)[-1], expr,
+                       call_arg(expr, ("d_model", "dim"), 0), model=model)
     if fam.norm_classes.match_any(names):
-        return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr)
+        return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=models.NORM)
+    if fam.listed("bounded_modules", names):
+        return Element(Kind.OTHER, names[0].rsplit(".", 1)[-1], expr, model=models.BOUNDED)
     if fam.normalized_blocks.match_any(names):
-        return Element(Kind.NORMALIZED, names[0].rsplit(".", 1)[-1], expr)
+        return Element(Kind.NORMALIZED, names[0].rsplit(".", 1)[-1], expr, model=models.NORMALIZED_BLOCK)
     built = _factory_element(facts, expr, depth)
     if built is not None:
         return built
     summary = facts.summary_for(expr.func)
     if summary is not None and summary.mixer_param is not None:
-        return _block_with_mixer(facts, expr, summary.mixer_param, local, depth)
+        return _block_with_mixer(facts, expr, summary, local, depth)
     if summary is not None:
         d_model = None
         if summary.d_model_param is not None:
@@ -100,14 +117,39 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
             if summary.d_model_attr is not None:  # a config object: its width attribute, at the call
                 plain = isinstance(d_model, (cst.Name, cst.Attribute))
                 d_model = cst.Attribute(value=d_model, attr=cst.Name(summary.d_model_attr)) if plain else None
-        return Element(summary.kind, summary.display, expr, d_model)
+        return Element(summary.kind, summary.display, expr, d_model, model=summary.transfer)
     return OTHER
 
 
-def _block_with_mixer(facts: Facts, call: cst.Call, param: tuple[str, int], local: Locals | None,
-                      depth: int) -> Element:
+def _given_class(facts: Facts, func: cst.BaseExpression, local: Locals | None):
+    """The class a constructor call really names where its callee is a parameter (its default
+    class, or "ssm" for the parameter a block is given its mixer by) or a `partial(Class, ...)`."""
+    if isinstance(func, cst.Call) and facts.resolver.qualify(func.func) == "functools.partial" and func.args:
+        return func.args[0].value
+    if not (isinstance(func, cst.Name) and local is not None and func.value in local.defaults):
+        return None
+    if func.value in facts.resolver.aliases:
+        return None
+    if local.given == func.value:
+        return "ssm"
+    default = local.defaults[func.value]
+    if isinstance(default, (cst.Name, cst.Attribute)) and not (isinstance(default, cst.Name) and default.value == "None"):
+        return default
+    if isinstance(default, cst.Call) and facts.resolver.qualify(default.func) == "functools.partial" and default.args:
+        return default.args[0].value
+    return None
+
+
+def _sequence_model(elements) -> models.Transfer:
+    """An nn.Sequential built inline: what applying its elements in order does."""
+    return models.compose(models.element_transfer(e) for e in elements)
+
+
+def _block_with_mixer(facts: Facts, call: cst.Call, summary, local: Locals | None, depth: int) -> Element:
     """`Block(dim, partial(Mamba, ...))` of a block class that builds its mixer from the class it is
-    given and normalizes in forward: a normalized Mamba block when that class is Mamba-family."""
+    given: where that class is Mamba-family, the block does what its summary (read with the
+    mixer taken to be an SSM layer) says; otherwise nothing is known of it."""
+    param = summary.mixer_param
     arg = call_arg(call, (param[0],), param[1])
     if isinstance(arg, cst.Name) and local is not None and arg.value in local.exprs:
         arg = local.exprs[arg.value]
@@ -115,8 +157,9 @@ def _block_with_mixer(facts: Facts, call: cst.Call, param: tuple[str, int], loca
         arg = arg.args[0].value
     if isinstance(arg, (cst.Name, cst.Attribute)):
         mixer = classify(facts, cst.Call(func=arg), local, depth + 1)
-        if mixer.kind in (Kind.MAMBA, Kind.NORMALIZED):
-            return Element(Kind.NORMALIZED, mixer.display, call)
+        if mixer.kind in (Kind.MAMBA, Kind.NORMALIZED) and summary.transfer is not None:
+            transfer = summary.transfer
+            return Element(models.kind_of(transfer), mixer.display, call, model=transfer)
     return OTHER
 
 
@@ -186,7 +229,8 @@ def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents 
         return _sequence_of(facts, starred[0].value, local)
     if starred:
         return None
-    return Contents(elements=tuple(classify(facts, a.value, local) for a in args), count=len(args), count_text=str(len(args)))
+    return Contents(elements=tuple(classify(facts, a.value, local) for a in args), count=len(args),
+                    count_text=str(len(args)), count_fixed=True)
 
 
 def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Contents | None:
@@ -200,14 +244,18 @@ def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Conte
     if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
         element = classify(facts, expr.elt, local)
         count, text = range_count(expr.for_in.iter, local.defaults)
+        iterated = expr.for_in.iter
+        fixed = isinstance(iterated, cst.Call) and bool(iterated.args) and isinstance(iterated.args[-1].value, cst.Integer)
         if expr.for_in.inner_for_in is not None:
-            count, text = None, None
-        return Contents(repeated=element, count=count, count_text=text, comp_names=comprehension_names(expr))
+            count, text, fixed = None, None, False
+        count, text = _settable(count, text, fixed, iterated)
+        return Contents(repeated=element, count=count, count_text=text, comp_names=comprehension_names(expr),
+                        count_fixed=fixed)
     if isinstance(expr, (cst.List, cst.Tuple)):
         if any(isinstance(e, cst.StarredElement) for e in expr.elements):
             return None
         elements = tuple(classify(facts, e.value, local) for e in expr.elements)
-        return Contents(elements=elements, count=len(elements), count_text=str(len(elements)))
+        return Contents(elements=elements, count=len(elements), count_text=str(len(elements)), count_fixed=True)
     return None
 
 
@@ -215,126 +263,61 @@ def methods_of(cls: cst.ClassDef) -> dict[str, cst.FunctionDef]:
     return {s.name.value: s for s in statements(cls.body) if isinstance(s, cst.FunctionDef)}
 
 
-def read_init(facts: Facts, cls: cst.ClassDef) -> InitInfo:
-    """The stacks `__init__` builds, and the attribute names every method assigns."""
-    info = InitInfo()
-    methods = methods_of(cls)
-    for method in methods.values():
-        for stmt in walk_statements(method.body):
-            for small in small_statements(stmt):
-                targets = []
-                if isinstance(small, cst.Assign):
-                    targets = [t.target for t in small.targets]
-                elif isinstance(small, cst.AnnAssign):
-                    targets = [small.target]
-                info.attr_names.update(a for a in map(self_attr, targets) if a)
-    init = methods.get("__init__")
-    if init is not None:
-        _scan_block(facts, init.body, info, Locals(param_defaults(init), info.stacks), methods)
-    return info
-
-
-def _scan_block(facts: Facts, block, info: InitInfo, local: Locals, methods: dict) -> None:
-    for stmt in statements(block):
-        if isinstance(stmt, cst.For):
-            _scan_append_loop(facts, stmt, info, local)
-        elif not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            for inner in blocks_of(stmt, defs=False):
-                _scan_block(facts, inner, info, local, methods)
-        for small in small_statements(stmt):
-            if not isinstance(small, cst.Assign) or len(small.targets) != 1:
-                continue
-            target, value = small.targets[0].target, small.value
-            if isinstance(target, cst.Name):
-                local.assign(target.value, value)
-                continue
-            attr = self_attr(target)
-            if attr is None:
-                continue
-            stack = _stack_from_value(facts, attr, value, local, methods)
-            if stack is not None:
-                info.stacks[attr] = replace(stack, define=small, insert_after=stmt)
-
-
 def _scan_append_loop(facts: Facts, loop: cst.For, info: InitInfo, local: Locals) -> None:
+    """`for _ in range(n): self.layers.append(Mamba(d))` (or a local list): each owner's appended
+    modules, in order; several appended per trip repeat as a pattern."""
     count, text = range_count(loop.iter, local.defaults)
-    for stmt in walk_statements(loop.body):
-        for small in small_statements(stmt):
-            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
-                continue
-            call = small.value
-            if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "append" and call.args):
-                continue
-            contents = Contents(repeated=classify(facts, call.args[0].value, local), count=count, count_text=text,
-                                comp_names=frozenset(names_in(loop.target)))
-            owner = call.func.value
-            attr = self_attr(owner)
-            if attr is not None and attr in info.stacks and not info.stacks[attr].all_elements():
-                info.stacks[attr] = replace(info.stacks[attr], contents=contents, insert_after=loop)
-            elif isinstance(owner, cst.Name):
-                local.append_built(owner.value, contents)
+    fixed = isinstance(loop.iter, cst.Call) and bool(loop.iter.args) and isinstance(loop.iter.args[-1].value, cst.Integer)
+    count, text = _settable(count, text, fixed, loop.iter)
+    appended: dict[str, list] = {}
+    owners: dict[str, cst.BaseExpression] = {}
+    for call in _append_calls(loop.body, local, info):
+        owner = call.func.value
+        key = code(owner)
+        owners[key] = owner
+        appended.setdefault(key, []).append(classify(facts, call.args[0].value, local))
+    names = frozenset(names_in(loop.target))
+    for key, elements in appended.items():
+        if len(elements) == 1:
+            contents = Contents(repeated=elements[0], count=count, count_text=text, comp_names=names, count_fixed=fixed)
+        else:
+            contents = Contents(count=None, count_text=text, comp_names=names, pattern=tuple(elements))
+        owner = owners[key]
+        attr = self_attr(owner)
+        if attr is not None and attr in info.stacks and not info.stacks[attr].all_elements():
+            info.stacks[attr] = replace(info.stacks[attr], contents=contents, insert_after=loop)
+        elif isinstance(owner, cst.Name):
+            local.append_built(owner.value, contents)
 
 
-def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local: Locals,
-                      methods: dict) -> Stack | None:
-    if isinstance(value, cst.Name) and value.value in local.lists:  # `out = nn.ModuleList()`, appended to
-        start = local.started.get(value.value)
-        kind = facts.resolver.candidates(start.func) if isinstance(start, cst.Call) else []
-        container = (Container.MODULE_LIST if facts.families.module_lists.match_any(kind)
-                     else Container.SEQUENTIAL if facts.families.sequentials.match_any(kind) else Container.PLAIN_LIST)
-        return Stack(attr, container, local.lists[value.value], value=value)
-    if isinstance(value, cst.Name) and value.value in local.exprs:
-        value = local.exprs[value.value]
-    if isinstance(value, cst.IfExp):  # `nn.ModuleList([...]) if use_mamba else None`
-        for branch in (value.body, value.orelse):
-            stack = _stack_from_value(facts, attr, branch, local, methods)
-            if stack is not None and stack.container != Container.SINGLE:
-                return replace(stack, conditional=True)
-        return None
-    if isinstance(value, (cst.ListComp, cst.List, cst.Tuple)):  # a plain Python list of layers
-        contents = _sequence_of(facts, value, local)
-        return Stack(attr, Container.PLAIN_LIST, contents, value=value) if contents is not None else None
-    if not isinstance(value, cst.Call):
-        return None
-    names = facts.resolver.candidates(value.func)
-    fam = facts.families
-    container = (Container.SEQUENTIAL if fam.sequentials.match_any(names)
-                 else Container.MODULE_LIST if fam.module_lists.match_any(names) else None)
-    if container is not None:
-        contents = container_contents(facts, value, local)
-        return Stack(attr, container, contents if contents is not None else Contents(elements=()), value=value)
-    helper = _helper_stack(facts, value, methods)
-    if helper is not None:
-        return replace(helper, attr=attr)
-    return Stack(attr, Container.SINGLE, Contents(repeated=classify(facts, value, local), count=1, count_text="1"),
-                 value=value)
+def _settable(count, text, fixed: bool, iterated) -> tuple[int | None, str | None]:
+    """A count the caller sets (`range(n_layers)` with `n_layers=1`) is not its default: below
+    two it is named by its parameter rather than counted."""
+    if fixed or count is None or count >= 2:
+        return count, text
+    args = iterated.args if isinstance(iterated, cst.Call) else ()
+    return None, code(args[-1].value) if args else text
 
 
-def _helper_stack(facts: Facts, call: cst.Call, methods: dict) -> Stack | None:
-    """A stack built and returned by a helper method or a module-level function of the file."""
-    func = None
-    if isinstance(call.func, cst.Attribute) and self_attr(call.func) in methods:
-        func = methods[self_attr(call.func)]
-    elif isinstance(call.func, cst.Name) and call.func.value in facts.functions:
-        func = facts.functions[call.func.value]
-    if func is None:
-        return None
-    for local, value in _returns(facts, func):
-        stack = _stack_from_value(facts, "?", value, local, {})
-        if stack is None or stack.container == Container.SINGLE:
+def _append_calls(block, local: Locals, info: InitInfo):
+    """The `<owner>.append(module)` calls of a loop body, on the branches its defaults take."""
+    for stmt in statements(block):
+        if isinstance(stmt, cst.If):
+            test = init_const(stmt.test, local, info)
+            if test is NOCONST or test:
+                yield from _append_calls(stmt.body, local, info)
+            if (test is NOCONST or not test) and stmt.orelse is not None:
+                orelse = stmt.orelse
+                yield from _append_calls(orelse if isinstance(orelse, cst.If) else orelse.body, local, info)
             continue
-        contents = stack.contents
-        params = list(local.defaults)
-        if isinstance(call.func, cst.Attribute) and params[:1] == ["self"]:
-            params = params[1:]
-        if contents.repeated is not None:
-            contents = replace(contents, repeated=_in_caller(contents.repeated, call, params, contents.comp_names))
-        if contents.elements is not None:
-            contents = replace(contents, elements=tuple(_in_caller(e, call, params, frozenset())
-                                                        for e in contents.elements))
-        contents = replace(contents, count=None, count_text=None, comp_names=frozenset())
-        return replace(stack, contents=contents, helper=code(call.func))
-    return None
+        if not isinstance(stmt, (cst.FunctionDef, cst.ClassDef, cst.For)):
+            for inner in blocks_of(stmt, defs=False):
+                yield from _append_calls(inner, local, info)
+        for small in small_statements(stmt):
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                call = small.value
+                if isinstance(call.func, cst.Attribute) and call.func.attr.value == "append" and call.args:
+                    yield call
 
 
 def _in_caller(element: Element, call: cst.Call, params: list[str], loop_names: frozenset) -> Element:

@@ -6,10 +6,15 @@ from functools import cached_property
 
 import libcst as cst
 
-from mambafix.facts import builds, summaries, uses
+from mambafix.facts import builds, init_scan, summaries
+from mambafix.facts.applications import StackUse
 from mambafix.facts.families import Families
 from mambafix.facts.kinds import ClassSummary, Kind
 from mambafix.facts.layers import Element, InitInfo
+from mambafix.flow.classes import ClassFlows, analyze_class
+from mambafix.flow.context import Budget
+from mambafix.flow.groups import components
+from mambafix.flow.plans import plan, residual_uses
 from mambafix.syntax.names import NameResolver
 from mambafix.syntax.walk import statement_lines, walk_statements
 
@@ -40,7 +45,9 @@ class FileFacts:
         self.unresolved: set[str] = set()
         self._inits: dict[int, InitInfo] = {}
         self._summaries: dict[str, ClassSummary | None] = {}
-        self._uses: dict[int, list[uses.StackUse]] = {}
+        self._uses: dict[int, list[StackUse]] = {}
+        self._flows: dict[int, ClassFlows] = {}
+        self.budget = Budget()
 
     @cached_property
     def top_level_classes(self) -> list[cst.ClassDef]:
@@ -70,8 +77,17 @@ class FileFacts:
         key = id(cls)
         if key not in self._inits:
             self._inits[key] = InitInfo()  # recursion guard while it is read
-            self._inits[key] = builds.read_init(self, cls)
+            self._inits[key] = init_scan.read_init(self, cls)
         return self._inits[key]
+
+    def class_flows(self, cls: cst.ClassDef) -> ClassFlows:
+        """The class's data flow: its flows and its transfer (computed once; bottom-up through
+        the summaries of the classes it applies)."""
+        key = id(cls)
+        if key not in self._flows:
+            self._flows[key] = ClassFlows(None)  # recursion guard while it is computed
+            self._flows[key] = analyze_class(self, cls, self.budget)
+        return self._flows[key]
 
     def class_summary(self, name: str) -> ClassSummary | None:
         if name not in self._summaries:
@@ -85,14 +101,23 @@ class FileFacts:
     def summary_by_name(self, qualified: str) -> ClassSummary | None:
         return summaries.by_name(self, qualified)
 
-    def stack_uses(self, cls: cst.ClassDef) -> list[uses.StackUse]:
-        """Every stack the class's methods apply in sequence."""
+    def stack_uses(self, cls: cst.ClassDef) -> list[StackUse]:
+        """The class's findings: the sites its flows connect, each planned as a fix. A block read
+        with its given mixer class taken to be an SSM layer has none of its own."""
         key = id(cls)
         if key not in self._uses:
-            self._uses[key] = uses.ClassFlow(self, cls).run()
+            flows = self.class_flows(cls)
+            given = self.init_info(cls).given is not None
+            self._uses[key] = [] if given else [plan(self, cls, group) for group in components(flows.flows)]
         return self._uses[key]
 
-    def all_stack_uses(self) -> list[uses.StackUse]:
+    def residual_uses(self, cls: cst.ClassDef) -> list[StackUse]:
+        """Normalized loops over a stack with no skip connection around the layer (MF002)."""
+        if self.init_info(cls).given is not None:
+            return []
+        return residual_uses(self, cls, self.class_flows(cls))
+
+    def all_stack_uses(self) -> list[StackUse]:
         return [use for cls in self.all_classes for use in self.stack_uses(cls)]
 
     def summaries(self) -> dict[str, ClassSummary]:
@@ -100,6 +125,6 @@ class FileFacts:
         out = {}
         for cls in self.top_level_classes:
             summary = self.class_summary(cls.name.value)
-            if summary is not None and summary.kind in (Kind.MAMBA, Kind.NORMALIZED):
+            if summary is not None and (summary.kind in (Kind.MAMBA, Kind.NORMALIZED, Kind.NORM) or summary.mixer_param):
                 out[f"{self.module_name}.{cls.name.value}" if self.module_name else cls.name.value] = summary
         return out

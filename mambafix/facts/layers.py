@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
@@ -20,6 +21,7 @@ class Element:
     d_model: cst.BaseExpression | None = None
     note: str = ""  # what else the constructor's name stands for (a try/except fallback)
     moved: str = ""  # a method chain the constructor call is wrapped in: `.to("cuda")`
+    model: Any = None  # the data flow's Transfer of the module, where one is known
 
 
 OTHER = Element(Kind.OTHER)
@@ -34,6 +36,8 @@ class Contents:
     count: int | None = None
     count_text: str | None = None
     comp_names: frozenset[str] = frozenset()  # names bound by the building loop
+    count_fixed: bool = False  # the count is a literal, not a parameter the caller may set
+    pattern: tuple[Element, ...] = ()  # several modules appended on each trip of the building loop
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,15 @@ class Stack:
     def comp_names(self) -> frozenset[str]:
         return self.contents.comp_names
 
+    @property
+    def count_fixed(self) -> bool:
+        return self.contents.count_fixed
+
     def all_elements(self) -> tuple[Element, ...]:
         if self.elements is not None:
             return self.elements
+        if self.contents.pattern:
+            return self.contents.pattern
         return (self.repeated,) if self.repeated is not None else ()
 
     def kind(self) -> Kind:
@@ -121,3 +131,6 @@ class InitInfo:
 
     stacks: dict[str, Stack] = field(default_factory=dict)
     attr_names: set[str] = field(default_factory=set)
+    alternatives: dict[str, list[Stack]] = field(default_factory=dict)  # other modules an attribute may hold
+    consts: dict[str, Any] = field(default_factory=dict)  # `self.flag = True`: the constant (NOCONST: several)
+    given: str | None = None  # the constructor parameter taken to be the class of an SSM mixer

@@ -8,56 +8,47 @@ import libcst as cst
 
 from mambafix.facts.builds import methods_of
 from mambafix.facts.kinds import ClassSummary, Kind
-from mambafix.facts.uses import called_self_attrs, forward_normalizes
+from mambafix.facts.naming import names_match
 from mambafix.facts.protocol import Facts
+from mambafix.flow.models import kind_of
 from mambafix.syntax.nodes import param_defaults, param_names, self_attr
 from mambafix.syntax.walk import walk
 
 # Packages whose classes are never a project's own wrapper: not worth a cross-file round.
-EXTERNAL_PACKAGES = ("torch", "mamba_ssm", "torchvision", "numpy", "math", "einops", "typing", "functools")
+EXTERNAL_PACKAGES = ("torch", "torchvision", "numpy", "math", "einops", "typing", "functools")
 
 
 def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
+    """What the class does where another class applies it, read off its data flow: an SSM layer
+    (its output unbounded), a block holding one that bounds it, a norm, or a block given the
+    class of its mixer. A class that only carries its input on needs no summary."""
     name = cls.name.value
-    base_names = [n for b in cls.bases for n in facts.resolver.candidates(b.value)]
-    methods = methods_of(cls)
-    forward = methods.get("forward")
-    init = methods.get("__init__")
-    base = facts.families.layers.match_any(base_names)
-    if base:
-        normalizes = base in facts.families.self_normalizing or (
-            forward is not None and forward_normalizes(facts, cls, forward))
-        d_param, attr = (("d_model", 0), None) if init is None else _width_param(init, param_names(init)[1:])
-        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param, d_model_attr=attr)
-    if forward is None:
+    transfer = facts.class_flows(cls).transfer
+    if transfer is None:
         return None
+    methods = methods_of(cls)
+    init = methods.get("__init__")
     info = facts.init_info(cls)
-    if facts.families.is_ssm(info.attr_names):  # a home-made or vendored selective SSM
-        params = param_names(init)[1:] if init is not None else []
-        normalizes = forward_normalizes(facts, cls, forward)
-        d_param, attr = _width_param(init, params)
-        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param, d_model_attr=attr)
-    called = called_self_attrs(forward)
-    mamba_attrs = [a for a in called if a in info.stacks and info.stacks[a].kind() == Kind.MAMBA]
-    if mamba_attrs:
-        normalizes = forward_normalizes(facts, cls, forward)
-        d_param = None
-        elements = info.stacks[mamba_attrs[0]].all_elements()
-        d_expr = next((e.d_model for e in elements if e.kind == Kind.MAMBA), None)
-        if isinstance(d_expr, cst.Name) and init is not None:
-            params = param_names(init)[1:]
-            if d_expr.value in params:
-                d_param = (d_expr.value, params.index(d_expr.value))
-        return ClassSummary(Kind.NORMALIZED if normalizes else Kind.MAMBA, name, d_param)
-    if forward_normalizes(facts, cls, forward) and any(
-        a in info.stacks and info.stacks[a].kind() == Kind.NORMALIZED for a in called
-    ):
-        return ClassSummary(Kind.NORMALIZED, name)
-    mixer = _mixer_param(init)
-    if mixer is not None and mixer[0] in called and (
-            forward_normalizes(facts, cls, forward) or _given_norm_attrs(facts, init) & set(called)):
-        return ClassSummary(Kind.OTHER, name, mixer_param=(mixer[1], mixer[2]))
-    return None
+    mixer = _mixer_param(init) if info.given is not None else None
+    if mixer is not None:
+        return ClassSummary(Kind.OTHER, name, mixer_param=(mixer[1], mixer[2]), transfer=transfer)
+    kind = kind_of(transfer)
+    if kind == Kind.OTHER:
+        return None
+    if kind == Kind.NORM:
+        return ClassSummary(kind, name, transfer=transfer)
+    base_names = [n for b in cls.bases for n in facts.resolver.candidates(b.value)]
+    params = param_names(init)[1:] if init is not None else []
+    if facts.families.layers.match_any(base_names) or facts.families.is_ssm(info.attr_names):
+        d_param, attr = (("d_model", 0), None) if init is None else _width_param(init, params)
+        return ClassSummary(kind, name, d_param, d_model_attr=attr, transfer=transfer)
+    d_param = None
+    for stack in info.stacks.values():
+        d_expr = next((e.d_model for e in stack.all_elements() if e.kind == Kind.MAMBA), None)
+        if isinstance(d_expr, cst.Name) and d_expr.value in params:
+            d_param = (d_expr.value, params.index(d_expr.value))
+            break
+    return ClassSummary(kind, name, d_param, transfer=transfer)
 
 
 def _built_from_params(init: cst.FunctionDef) -> list[tuple[str, str]]:
@@ -81,16 +72,6 @@ def _mixer_param(init: cst.FunctionDef | None) -> tuple[str, str, int] | None:
         return None
     attr, param = built[0]
     return attr, param, param_names(init)[1:].index(param)
-
-
-def _given_norm_attrs(facts: Facts, init: cst.FunctionDef) -> set[str]:
-    """Attributes built from a constructor parameter whose default is a norm class
-    (`def __init__(self, dim, norm_cls=nn.LayerNorm): self.norm = norm_cls(dim)`)."""
-    defaults = param_defaults(init)
-    return {attr for attr, param in _built_from_params(init)
-            if defaults.get(param) is not None
-            and facts.families.norm_classes.match_any(facts.resolver.candidates(defaults[param]))}
-
 
 
 WIDTH_ATTRS = ("d_model", "dim", "hidden_size", "hidden_dim", "d_hidden", "embed_dim", "n_embd", "width")
@@ -124,9 +105,8 @@ def by_name(facts: Facts, qualified: str | None) -> ClassSummary | None:
         return None
     if qualified in facts.index:
         return facts.index[qualified]
-    # suffix match: "models.blocks.Wrap" against an index keyed by full dotted paths
     for key, summary in facts.index.items():
-        if key.endswith("." + qualified) or qualified.endswith("." + key):
+        if names_match(key, qualified):
             return summary
     if qualified.split(".", 1)[0] not in EXTERNAL_PACKAGES:
         facts.unresolved.add(qualified)

@@ -21,13 +21,26 @@ class Finding:
     fixable: bool
     fix_note: str | None = None
     cell: int | None = None  # in a notebook: the cell (from 1); line and col are within it
+    # the data flow behind the finding, source to sink: (line, col, what happens there, cell)
+    flow: tuple[tuple[int, int, str, int | None], ...] = ()
 
     def to_dict(self) -> dict:
-        """As JSON: `cell` only for a finding in a notebook (schema 1 only ever adds keys)."""
+        """As JSON: `cell` only for a finding in a notebook, `flow` only for one with a data-flow
+        path (schema 1 only ever adds keys)."""
         out = asdict(self)
         if self.cell is None:
             del out["cell"]
+        del out["flow"]
+        if self.flow:
+            out["flow"] = [{"line": line, "col": col, "message": message, **({"cell": cell} if cell is not None else {})}
+                           for line, col, message, cell in self.flow]
         return out
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Finding":
+        raw = dict(raw)
+        steps = raw.pop("flow", ())
+        return cls(**raw, flow=tuple((s["line"], s["col"], s["message"], s.get("cell")) for s in steps))
 
     @property
     def where(self) -> str:

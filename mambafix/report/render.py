@@ -90,6 +90,21 @@ def _uri(path: str) -> str:
         return p.resolve().as_uri() if p.is_absolute() or p.exists() else p.as_posix()
 
 
+def _code_flow(finding) -> dict:
+    """A finding's data flow as SARIF's codeFlows: the locations from source to sink."""
+    locations = []
+    for line, col, message, cell in finding.flow:
+        location = {
+            "physicalLocation": {"artifactLocation": {"uri": _uri(finding.path)},
+                                 "region": {"startLine": line, "startColumn": col}},
+            "message": {"text": message},
+        }
+        if cell is not None:
+            location["properties"] = {"cell": cell}
+        locations.append({"location": location})
+    return {"threadFlows": [{"locations": locations}]}
+
+
 def render_sarif(report) -> str:
     rules = load_rules()
     codes = sorted(rules)
@@ -118,6 +133,7 @@ def render_sarif(report) -> str:
             }],
             "properties": {"fixable": f.fixable, **({"fixNote": f.fix_note} if f.fix_note else {}),
                            **({"cell": f.cell} if f.cell is not None else {})},
+            **({"codeFlows": [_code_flow(f)]} if f.flow else {}),
         }
         for f in report.findings
     ]

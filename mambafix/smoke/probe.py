@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn as nn
 
+from mambafix.catalogue import load_families
+
 DEFAULT_SCALES = (1.0, 10.0, 30.0, 100.0)
 GROWTH_LIMIT = 10.0  # RMS out / RMS in of one layer
 COLLAPSE_FLOOR = 1e-6  # RMS of a layer's output relative to the model's input RMS
@@ -64,7 +66,13 @@ class ProbeResult:
 LAYER_NAMES = {"Mamba", "Mamba2", "Mamba2Simple", "Mamba3"}
 LAYER_MODULES = ("mamba_ssm", "mambafix.smoke.reference")  # where those names are mamba_ssm's layers
 NORM_NAMES = {"LayerNorm", "RMSNorm", "GroupNorm", "RMSNormGated"}
-SSM_SIGNATURES = (("A_log", "D"), ("A_log", "dt_proj"), ("A_log", "x_proj"), ("A_log", "dt_bias"))
+# rules/families.toml's ssm_signatures, each part a set of alternatives ("D|dt_proj")
+SSM_SIGNATURES = tuple(tuple(frozenset(part.split("|")) for part in sig) for sig in load_families()["ssm_signatures"])
+
+
+def _alternatives(part) -> frozenset:
+    """One part of a signature: "D|dt_proj" (as configured) or a set of names."""
+    return frozenset(part.split("|")) if isinstance(part, str) else frozenset(part)
 
 
 def layer_kind(module: nn.Module, extra: frozenset[str] = frozenset(), signatures=SSM_SIGNATURES) -> str | None:
@@ -75,7 +83,7 @@ def layer_kind(module: nn.Module, extra: frozenset[str] = frozenset(), signature
     Mamba (a whole language model, say) is not a layer unless its own attributes say so."""
     cls = type(module)
     own = set(module._parameters) | set(module._modules)
-    if any(set(sig) <= own for sig in signatures):
+    if any(all(_alternatives(part) & own for part in sig) for sig in signatures):
         return "mamba"
     for klass in cls.__mro__:
         qualified = f"{klass.__module__}.{klass.__qualname__}"
