@@ -278,7 +278,7 @@ def smoke(
     batch: Annotated[Optional[int], typer.Option("--batch", help="[default: 2]")] = None,
     length: Annotated[Optional[int], typer.Option("--length", help="[default: 256]")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Input feature width (inferred if omitted).")] = None,
-    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="batch,length (the rest inferred) or the full input shape, e.g. 2,3,224,224.")] = None,
+    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="The full input shape, batch first, any rank (2,3,224,224; 2,16000 for a raw signal), or batch,length,... to infer the rest.")] = None,
     input_dtype: Annotated[Optional[InputDtype], typer.Option("--input-dtype", help="long: integer token ids (with --vocab-size unless the model starts with nn.Embedding).")] = None,
     vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", help="Token ids are drawn below this.")] = None,
     gradients: Annotated[Optional[bool], typer.Option("--gradients/--no-gradients", help="One backward pass per scale: gradient explosion / vanishing verdicts [default: on].")] = None,
@@ -304,7 +304,7 @@ def smoke(
     from mambafix.config import ConfigError, load_config
     from mambafix.smoke.construct import UserError, read_init
     from mambafix.smoke.session import run_session
-    from mambafix.smoke.settings import shape_spec
+    from mambafix.smoke.settings import parse_shape
     from mambafix.smoke.targets import TargetError, resolve_jobs
 
     given: dict = {}
@@ -314,7 +314,7 @@ def smoke(
         if scales is not None:
             given["scales"] = [float(v) for v in scales.split(",") if v.strip()]
         if input_shape is not None:
-            given.update(shape_spec([int(v) for v in input_shape.split(",") if v.strip()]))
+            given.update(parse_shape(input_shape))
     except UserError as exc:
         _fail(str(exc))
     except ValueError as exc:

@@ -35,6 +35,16 @@ class ConfigNamespace(SimpleNamespace):
                                f"add \"{name}\": ... to the config's JSON object")
 
 
+    def __getitem__(self, name: str):  # config["hidden_size"], as a dict-like config reads
+        return getattr(self, name)
+
+    def get(self, name: str, default=None):
+        return vars(self).get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in vars(self)
+
+
 class MissingConfigKey(AttributeError):
     pass
 

@@ -31,7 +31,23 @@ class SmokeOutcome:
         return 0 if self.stable else 1
 
 
+def _check_layers(target: str) -> list[tuple[str, str]]:
+    """The classes of the target's tree that check calls SSM layers (smoke.check_layers)."""
+    from mambafix.config import ConfigError, load_config
+    from mambafix.smoke.check_layers import ssm_layer_classes
+
+    head = target.rpartition(":")[0]
+    if not head.endswith(".py") or not Path(head).is_file():
+        return []
+    try:
+        return ssm_layer_classes(head, load_config([Path(head)]))
+    except (ConfigError, OSError):
+        return []
+
+
 def run_smoke(target: str, timeout: float = 300, **spec) -> SmokeOutcome:
+    if "check_layers" not in spec:
+        spec["check_layers"] = _check_layers(target)
     with tempfile.TemporaryDirectory(prefix="mambafix-smoke-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_path.write_text(json.dumps({"target": target, **spec}))
@@ -95,6 +111,12 @@ def render(outcome: SmokeOutcome, echo=print, err=None) -> None:
     result = outcome.data["result"]
     echo(f"{outcome.target}  backend: {result['backend']}  device: {result['device']}  dtype: {result['dtype']}  "
          f"input: {outcome.data['input_shape']}{' tokens' if outcome.data.get('input_dtype') == 'long' else ''}")
+    source = outcome.data.get("input_source")
+    if source and source != "given":
+        echo(f"input from {source}" + ("" if source.startswith("given") else ", confirmed by a trial forward pass"))
+    if outcome.data.get("forward_arguments"):
+        echo("forward's other arguments: " + ", ".join(
+            f"{name}={'the full length' if kind == 'lengths' else 'None'}" for name, kind in outcome.data["forward_arguments"].items()))
     if outcome.data.get("ignored_init"):
         echo(f"--init keys this model's config classes do not take (left out): {', '.join(outcome.data['ignored_init'])}")
     scales = result["scales"]
