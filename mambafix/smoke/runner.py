@@ -150,35 +150,6 @@ def render(outcome: SmokeOutcome, echo=print, err=None) -> None:
     echo(f"verdict: {verdict}")
 
 
-def plot(outcomes: list[SmokeOutcome], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, len(outcomes), figsize=(6 * len(outcomes), 7), squeeze=False)
-    for column, outcome in enumerate(outcomes):
-        if not outcome.ok:
-            continue
-        result = outcome.data["result"]
-        top, bottom = axes[0][column], axes[1][column]
-        for scale in result["scales"]:
-            rows = [r for r in result["layers"] if r["scale"] == scale]
-            ys = [r["rms"] if r["rms"] == r["rms"] and r["nonfinite"] == 0 else float("nan") for r in rows]
-            top.plot(range(len(rows)), ys, marker="o", label=f"x{scale:g}")
-            grads = [r.get("grad_ratio") if r.get("grad_ratio") is not None else float("nan") for r in rows]
-            bottom.plot(range(len(rows)), grads, marker="o", label=f"x{scale:g}")
-        for ax, label in ((top, "output RMS"), (bottom, "gradient sensitivity (rel. to last)")):
-            ax.set_yscale("log")
-            ax.set_xlabel("layer (forward-hook order)")
-            ax.set_ylabel(label)
-            ax.legend()
-        top.set_title(outcome.target.rsplit(":", 1)[-1] + (" (stable)" if outcome.stable else " (unstable)"))
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def compare_after_apply(report, echo=print, **spec) -> list[tuple[SmokeOutcome, SmokeOutcome]]:
     """Probe each class apply patched: the original bytes (in a temporary copy) against the patched file."""
     pairs = []
