@@ -21,12 +21,15 @@ class Finding:
     fixable: bool
     fix_note: str | None = None
     cell: int | None = None  # in a notebook: the cell (from 1); line and col are within it
+    probe: str | None = None  # with `check --probe`: "confirmed: UNSTABLE at x30 (layers.2 overflow)", ...
 
     def to_dict(self) -> dict:
-        """As JSON: `cell` only for a finding in a notebook (schema 1 only ever adds keys)."""
+        """As JSON: `cell` only for a finding in a notebook, `probe` only with --probe (schema 1
+        only ever adds keys)."""
         out = asdict(self)
-        if self.cell is None:
-            del out["cell"]
+        for key in ("cell", "probe"):
+            if out[key] is None:
+                del out[key]
         return out
 
     @property
@@ -51,6 +54,7 @@ class Report:
     files_parsed: int = 0
     files_cached: int = 0
     files_reread: int = 0  # parsed again in a cross-file round, with the class index
+    probe: dict | None = None  # with `check --probe`: counts of confirmed / not confirmed / not probed
 
     def exit_code(self, exit_zero: bool = False) -> int:
         if self.errors:
