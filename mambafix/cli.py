@@ -96,9 +96,16 @@ def check(
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    probe: Annotated[bool, typer.Option("--probe", help="Probe every class with an MF001 finding (needs torch; imports and runs it in a subprocess, as smoke does) and say whether the probe confirms it.")] = False,
+    init: Annotated[Optional[str], typer.Option("--init", help="With --probe: constructor arguments, as for smoke.")] = None,
+    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="With --probe: the input shape, as for smoke.")] = None,
+    scales: Annotated[Optional[str], typer.Option("--scales", help="With --probe: input scales [default: 1,10,30,100].")] = None,
+    length: Annotated[Optional[int], typer.Option("--length", help="With --probe: sequence length [default: 256].")] = None,
+    probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="With --probe: seconds per probed class.")] = 300.0,
 ) -> None:
     """Audit files for unnormalized Mamba stacks (MF001), missing residuals (MF002) and debug prints (MF003).
 
+    Without --probe, check never imports or runs the code it reads (and never imports torch).
     Exit codes: 0 clean, 1 findings, 2 errors (unreadable files, bad configuration).
     """
     import time
@@ -114,6 +121,8 @@ def check(
         report = check_paths(paths, config, cache=not no_cache, jobs=jobs, stdin=_stdin(paths, stdin_filename),
                              progress=progress)
     elapsed = time.perf_counter() - started
+    if probe:
+        _probe_findings(report, config, _given(init, scales, input_shape, length=length), probe_timeout, quiet)
     fmt = output_format.value
     if fmt == "text":
         text = RENDERERS["text"](report, statistics, color=output_file is None and wants_color(sys.stdout))
@@ -237,6 +246,19 @@ def _apply_stdin(config, options, name: str, diff: bool) -> None:
     raise typer.Exit(report.exit_code(diff=diff))
 
 
+def _probe_findings(report, config, given: dict, timeout: float, quiet: bool) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        _fail("check --probe needs torch: pip install 'mambafix[smoke]'")
+    from mambafix.smoke.confirm import probe_findings
+    from mambafix.smoke.runner import NOTICE
+
+    if not quiet:
+        typer.echo(NOTICE, err=True)
+    probe_findings(report, config, given, timeout=timeout)
+
+
 def _probe_after_apply(report, quiet: bool) -> None:
     import importlib.util
 
@@ -278,7 +300,7 @@ def smoke(
     batch: Annotated[Optional[int], typer.Option("--batch", help="[default: 2]")] = None,
     length: Annotated[Optional[int], typer.Option("--length", help="[default: 256]")] = None,
     width: Annotated[Optional[int], typer.Option("--width", help="Input feature width (inferred if omitted).")] = None,
-    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="batch,length (the rest inferred) or the full input shape, e.g. 2,3,224,224.")] = None,
+    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="The full input shape, batch first, any rank (2,3,224,224; 2,16000 for a raw signal), or batch,length,... to infer the rest.")] = None,
     input_dtype: Annotated[Optional[InputDtype], typer.Option("--input-dtype", help="long: integer token ids (with --vocab-size unless the model starts with nn.Embedding).")] = None,
     vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", help="Token ids are drawn below this.")] = None,
     gradients: Annotated[Optional[bool], typer.Option("--gradients/--no-gradients", help="One backward pass per scale: gradient explosion / vanishing verdicts [default: on].")] = None,
@@ -302,28 +324,12 @@ def smoke(
     if importlib.util.find_spec("torch") is None:
         _fail("smoke needs torch: pip install 'mambafix[smoke]'")
     from mambafix.config import ConfigError, load_config
-    from mambafix.smoke.construct import UserError, read_init
     from mambafix.smoke.session import run_session
-    from mambafix.smoke.settings import shape_spec
     from mambafix.smoke.targets import TargetError, resolve_jobs
 
-    given: dict = {}
-    try:
-        if init is not None:
-            given["init"] = read_init(init)
-        if scales is not None:
-            given["scales"] = [float(v) for v in scales.split(",") if v.strip()]
-        if input_shape is not None:
-            given.update(shape_spec([int(v) for v in input_shape.split(",") if v.strip()]))
-    except UserError as exc:
-        _fail(str(exc))
-    except ValueError as exc:
-        _fail(f"bad --scales or --input-shape: {exc}")
-    for key, value in (("dtype", dtype and dtype.value), ("device", device and device.value), ("batch", batch),
-                       ("length", length), ("width", width), ("train_steps", train_steps), ("gradients", gradients),
-                       ("input_dtype", input_dtype and input_dtype.value), ("vocab_size", vocab_size)):
-        if value is not None:
-            given[key] = value
+    given = _given(init, scales, input_shape, dtype=dtype and dtype.value, device=device and device.value,
+                   batch=batch, length=length, width=width, train_steps=train_steps, gradients=gradients,
+                   input_dtype=input_dtype and input_dtype.value, vocab_size=vocab_size)
     targets = list(targets or []) + ([factory] if factory else [])
     try:
         config = load_config([Path(t.rpartition(":")[0] if ":" in t else t) for t in targets] or None, config_file)
@@ -336,6 +342,18 @@ def smoke(
     except ValueError as exc:
         _fail(str(exc))
     raise typer.Exit(code)
+
+
+def _given(init, scales, input_shape, **values) -> dict:
+    from mambafix.smoke.construct import UserError
+    from mambafix.smoke.options import given_settings
+
+    try:
+        return given_settings(init, scales, input_shape, **values)
+    except UserError as exc:
+        _fail(str(exc))
+    except ValueError as exc:
+        _fail(f"bad --scales or --input-shape: {exc}")
 
 
 @app.command("rules")

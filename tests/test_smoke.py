@@ -213,7 +213,7 @@ def test_pyproject_smoke_entries_set_target_init_shape_dtype_and_scales(tmp_path
     (tmp_path / "net.py").write_text(SMALL_STACK)
     (tmp_path / "pyproject.toml").write_text(
         '[[tool.mambafix.smoke]]\ntarget = "net.py:Net"\ninit = { d_model = 12, n_layers = 3 }\n'
-        'input-shape = [1, 40]\ndtype = "bfloat16"\nscales = [1, 2]\n')
+        'input-shape = [1, 40, "..."]\ndtype = "bfloat16"\nscales = [1, 2]\n')
     monkeypatch.chdir(tmp_path)
     report = tmp_path / "r.json"
     result = CliRunner().invoke(app, ["smoke", "--report", str(report)])

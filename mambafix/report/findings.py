@@ -23,13 +23,15 @@ class Finding:
     cell: int | None = None  # in a notebook: the cell (from 1); line and col are within it
     # the data flow behind the finding, source to sink: (line, col, what happens there, cell)
     flow: tuple[tuple[int, int, str, int | None], ...] = ()
+    probe: str | None = None  # with `check --probe`: "confirmed: UNSTABLE at x30 (layers.2 overflow)", ...
 
     def to_dict(self) -> dict:
         """As JSON: `cell` only for a finding in a notebook, `flow` only for one with a data-flow
-        path (schema 1 only ever adds keys)."""
+        path, `probe` only with --probe (schema 1 only ever adds keys)."""
         out = asdict(self)
-        if self.cell is None:
-            del out["cell"]
+        for key in ("cell", "probe"):
+            if out[key] is None:
+                del out[key]
         del out["flow"]
         if self.flow:
             out["flow"] = [{"line": line, "col": col, "message": message, **({"cell": cell} if cell is not None else {})}
@@ -64,6 +66,7 @@ class Report:
     files_parsed: int = 0
     files_cached: int = 0
     files_reread: int = 0  # parsed again in a cross-file round, with the class index
+    probe: dict | None = None  # with `check --probe`: counts of confirmed / not confirmed / not probed
 
     def exit_code(self, exit_zero: bool = False) -> int:
         if self.errors:

@@ -20,7 +20,8 @@ def render_text(report, statistics: bool = False, color: bool = False) -> str:
     lines = []
     for f in report.findings:
         suffix = "" if f.fixable else paint(f"  (no automatic fix: {f.fix_note})", "dim", color)
-        lines.append(f"{paint(f.where + ':', 'path', color)} {paint(f.code, 'code', color)} {f.message}{suffix}")
+        probe = f"  [{f.probe}]" if f.probe else ""
+        lines.append(f"{paint(f.where + ':', 'path', color)} {paint(f.code, 'code', color)} {f.message}{probe}{suffix}")
     for e in report.errors:
         lines.append(f"{paint(e.path + ':', 'path', color)} {paint('error:', 'error', color)} {e.message}")
     for e in report.skipped:
@@ -32,8 +33,18 @@ def render_text(report, statistics: bool = False, color: bool = False) -> str:
         files = {code: len({f.path for f in report.findings if f.code == code}) for code in counts}
         for code, n in sorted(counts.items()):
             lines.append(f"{n:5d}  {code}  {rules[code].name}  (in {_files(files[code])})")
+    if report.probe is not None:
+        lines.append(probe_line(report.probe))
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
+
+
+def probe_line(counts: dict) -> str:
+    """`Probe: 2 MF001 findings confirmed, 0 not confirmed, 0 not probed.`, or nothing to confirm."""
+    if not any(counts.values()):
+        return "Probe: nothing to confirm (no MF001 finding)."
+    return (f"Probe: {counts['confirmed']} MF001 finding(s) confirmed, {counts['not_confirmed']} not confirmed, "
+            f"{counts['not_probed']} not probed.")
 
 
 def _files(n: int) -> str:
@@ -76,6 +87,8 @@ def render_json(report) -> str:
             "by_code": dict(sorted(Counter(f.code for f in report.findings).items())),
         },
     }
+    if report.probe is not None:
+        payload["probe"] = report.probe
     return json.dumps(payload, indent=2) + "\n"
 
 
@@ -124,7 +137,7 @@ def render_sarif(report) -> str:
             "ruleId": f.code,
             "ruleIndex": codes.index(f.code),
             "level": _LEVEL.get(f.severity, "warning"),
-            "message": {"text": f.message},
+            "message": {"text": f.message + (f" [{f.probe}]" if f.probe else "")},
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": {"uri": _uri(f.path)},
@@ -132,6 +145,7 @@ def render_sarif(report) -> str:
                 }
             }],
             "properties": {"fixable": f.fixable, **({"fixNote": f.fix_note} if f.fix_note else {}),
+                           **({"probe": f.probe} if f.probe else {}),
                            **({"cell": f.cell} if f.cell is not None else {})},
             **({"codeFlows": [_code_flow(f)]} if f.flow else {}),
         }

@@ -35,6 +35,16 @@ class ConfigNamespace(SimpleNamespace):
                                f"add \"{name}\": ... to the config's JSON object")
 
 
+    def __getitem__(self, name: str):  # config["hidden_size"], as a dict-like config reads
+        return getattr(self, name)
+
+    def get(self, name: str, default=None):
+        return vars(self).get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in vars(self)
+
+
 class MissingConfigKey(AttributeError):
     pass
 
@@ -46,7 +56,10 @@ def namespace(value):
 
 
 def load_target(target: str):
-    """The class or function a target names; the target's file or package is made importable."""
+    """The class or function a target names, imported as Python would (mambafix.smoke.importing):
+    a file inside a package under its dotted name, so relative imports work."""
+    from mambafix.smoke.importing import apply_plan, in_tree, missing_dependency, plan_import
+
     spec, _, name = target.rpartition(":")
     if not spec or not name:
         raise UserError(f"target {target!r} must be path/to/file.py:Name or package.module:Name")
@@ -54,22 +67,20 @@ def load_target(target: str):
     if spec.endswith(".py") or path.exists():
         if not path.exists():
             raise UserError(f"{spec}: no such file")
-        path = path.resolve()
-        root = path.parent
-        while (root / "__init__.py").exists():
-            root = root.parent
-        sys.path.insert(0, str(root))
-        module_name = ".".join(path.with_suffix("").relative_to(root).parts)
+        plan = plan_import(path)
+        apply_plan(plan)
+        module_name, folders = plan.module, plan.paths
     else:
-        sys.path.insert(0, str(Path.cwd()))
+        folders = (str(Path.cwd()),)
+        sys.path.insert(0, folders[0])
         module_name = spec
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.split(".")[0] != exc.name.split(".")[0]:
-            raise UserError(f"{module_name} imports {exc.name}, which is not installed here "
-                            f"(pip install {exc.name.split('.')[0]})") from None
-        raise
+        missing = exc.name or ""
+        if missing and missing.split(".")[0] != module_name.split(".")[0] and in_tree(missing, folders) is None:
+            raise UserError(missing_dependency(module_name, missing)) from None
+        raise  # a module of the tree itself: the target's own bug, with its traceback
     try:
         return getattr(module, name)
     except AttributeError:

@@ -1,23 +1,23 @@
-"""The input a model is probed with: given (`--input-shape`, `--input-dtype`), or inferred from the
-model's first layer (integer tokens for an embedding, images for a 2-D/3-D convolution, a
-(batch, length, width) sequence otherwise), confirmed by one trial forward pass.
+"""The input a model is probed with: given (`--input-shape`, any rank), or inferred
+(`input_guesses`: the constructor's arguments, then the first layers) and confirmed by one trial
+forward pass; the choice says where it came from. A forward with other required arguments
+(`forward(x_enc, x_mark_enc, ...)`, `forward(item_seq, item_seq_len)`) gets None for each, or
+the full length for a length-like one (`*_len`, `lengths`).
 """
 
 from __future__ import annotations
 
+import inspect
 import traceback
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
-from mambafix.smoke.construct import D_MODEL_NAMES, UserError
-from mambafix.smoke.probe import layer_kind
+from mambafix.smoke.construct import UserError
+from mambafix.smoke.input_guesses import InputSpec, candidates
 from mambafix.smoke.reference import UnsupportedArgument
 
-WIDTH_NAMES = ("d_input", "input_dim", "in_dim", "d_in", "input_size", "in_features", "n_features", "enc_in",
-               "in_chans", "in_channels", "channels")
-IMAGE_NAMES = ("img_size", "image_size", "input_size", "resolution")
+__all__ = ["InputSpec", "TargetFailed", "choose", "extra_arguments", "forward_extras"]
 
 
 class TargetFailed(Exception):
@@ -28,98 +28,76 @@ class TargetFailed(Exception):
         self.trace = trace
 
 
-@dataclass
-class InputSpec:
-    shape: tuple[int, ...]  # batch first
-    tokens: int | None = None  # vocabulary size when the input is integer token ids
-
-    def make(self, generator: torch.Generator, batch: int | None = None) -> torch.Tensor:
-        shape = (batch or self.shape[0], *self.shape[1:])
-        if self.tokens:
-            return torch.randint(0, self.tokens, shape, generator=generator)
-        return torch.randn(*shape, generator=generator)
-
-    def describe(self) -> list[int]:
-        return list(self.shape)
-
-
-def first_module(model: nn.Module) -> nn.Module | None:
-    """The first module, in registration order, that takes the model's input."""
-    for module in model.modules():
-        if isinstance(module, (nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)) or layer_kind(module) == "mamba":
-            return module
-    return None
+def forward_extras(model: nn.Module) -> tuple[str, ...]:
+    """The forward's required arguments after the input, each as "lengths" or "none"."""
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return ()
+    out = []
+    for p in params:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or p.default is not p.empty:
+            break
+        name = p.name.lower()
+        out.append(f"lengths:{p.name}" if name.endswith(("len", "lens", "length", "lengths")) else f"none:{p.name}")
+    return tuple(out)
 
 
-def _ints(kwargs: dict, names) -> list[int]:
-    found = []
-    for name in names:
-        value = kwargs.get(name)
-        if isinstance(value, dict):  # a config object given as JSON
-            continue
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, int) for v in value):
-            value = value[0]
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            found.append(value)
-    for value in kwargs.values():
-        if isinstance(value, dict):
-            found += _ints(value, names)
-    return found
+def extra_arguments(extras: tuple[str, ...], x: torch.Tensor) -> list:
+    """The values of the forward's other arguments for input `x`."""
+    values = []
+    for extra in extras:
+        if extra.startswith("lengths:"):
+            values.append(torch.full((x.shape[0],), x.shape[1] if x.dim() > 1 else 1, dtype=torch.long, device=x.device))
+        else:
+            values.append(None)
+    return values
 
 
-def candidates(model: nn.Module, kwargs: dict, batch: int, length: int) -> list[InputSpec]:
-    first = first_module(model)
-    if isinstance(first, nn.Embedding):
-        return [InputSpec((batch, length), tokens=first.num_embeddings)]
-    if isinstance(first, (nn.Conv2d, nn.Conv3d)):
-        sizes = list(dict.fromkeys(_ints(kwargs, IMAGE_NAMES) + [224, 64, 32]))
-        if isinstance(first, nn.Conv2d):
-            return [InputSpec((batch, first.in_channels, s, s)) for s in sizes]
-        return [InputSpec((batch, first.in_channels, d, s, s)) for s in sizes for d in (16, 8)]
-    widths = _ints(kwargs, WIDTH_NAMES)
-    if isinstance(first, nn.Conv1d):
-        return [InputSpec((batch, first.in_channels, length)), InputSpec((batch, length, first.in_channels))]
-    if isinstance(first, nn.Linear):
-        widths.append(first.in_features)
-    elif first is not None:
-        width = getattr(first, "d_model", None)
-        if isinstance(width, int):
-            widths.append(width)
-    widths += _ints(kwargs, D_MODEL_NAMES)
-    return [InputSpec((batch, length, w)) for w in dict.fromkeys(widths)]
+def _given(model: nn.Module, spec: dict) -> InputSpec:
+    shape = tuple(spec["input_shape"])
+    tokens = None
+    embedding = next((m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)), None)
+    if spec.get("input_dtype") == "long":
+        tokens = spec.get("vocab_size") or embedding
+        if not tokens:
+            raise UserError("--input-dtype long needs --vocab-size (the model has no nn.Embedding to read it from)")
+    elif spec.get("input_dtype") is None and len(shape) == 2 and isinstance(_first_input_module(model), nn.Embedding):
+        tokens = spec.get("vocab_size") or embedding  # a 2-D shape into an embedding: token ids
+    return InputSpec(shape, tokens, "given" + (" (token ids: the model starts with nn.Embedding)" if tokens and
+                                                spec.get("input_dtype") is None else ""))
 
 
-def choose(model: nn.Module, spec: dict, kwargs: dict, device, dtype) -> InputSpec:
+def _first_input_module(model: nn.Module):
+    return next((m for m in model.modules() if isinstance(m, (nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))), None)
+
+
+def choose(model: nn.Module, spec: dict, kwargs: dict, device, dtype, is_layer=lambda m: False) -> InputSpec:
     """The input to probe with. A given shape is used as it is; inferred candidates are tried with
     one forward pass each, and when none runs the first one's own exception is raised."""
+    extras = forward_extras(model)
     batch, length = spec.get("batch", 2), spec.get("length", 256)
     if spec.get("input_shape"):
-        shape = tuple(spec["input_shape"])
-        tokens = None
-        if spec.get("input_dtype") == "long":
-            tokens = spec.get("vocab_size") or next((m.num_embeddings for m in model.modules()
-                                                      if isinstance(m, nn.Embedding)), None)
-            if not tokens:
-                raise UserError("--input-dtype long needs --vocab-size (the model has no nn.Embedding to read it from)")
-        return InputSpec(shape, tokens)
+        chosen = _given(model, spec)
+        chosen.extra = extras
+        return chosen
     if spec.get("width"):
-        options = [InputSpec((batch, length, spec["width"]))]
+        options = [InputSpec((batch, length, spec["width"]), why="--width")]
     else:
-        options = candidates(model, kwargs, batch, length)
+        options = candidates(model, is_layer, kwargs, batch, length)
     if spec.get("input_dtype") == "long" or spec.get("vocab_size"):
         vocab = spec.get("vocab_size") or next((o.tokens for o in options if o.tokens), None)
         if not vocab:
             raise UserError("--input-dtype long needs --vocab-size (the model has no nn.Embedding to read it from)")
-        options = [InputSpec((batch, length), tokens=vocab)]
-    if not options:
-        raise UserError("cannot infer the model's input: pass --input-shape (e.g. 2,256,64) or --width N")
+        options = [InputSpec((batch, length), tokens=vocab, why="--input-dtype long")]
     first_error = None
     for option in options:
+        option.extra = extras
         x = option.make(torch.Generator().manual_seed(0), batch=1)
         x = x.to(device=device) if option.tokens else x.to(device=device, dtype=dtype)
         try:
             with torch.no_grad():
-                model.eval()(x)
+                model.eval()(x, *extra_arguments(extras, x))
             return option
         except UnsupportedArgument:
             raise  # a limit of the reference backend, not of this input
@@ -127,7 +105,7 @@ def choose(model: nn.Module, spec: dict, kwargs: dict, device, dtype) -> InputSp
             if first_error is None:
                 first_error = (option, exc, traceback.format_exc())
     option, exc, trace = first_error
-    tried = ", ".join(str(list(o.shape)) for o in options)
+    tried = ", ".join(str(list(o.shape)) for o in options[:8]) + (f" and {len(options) - 8} more" if len(options) > 8 else "")
     raise TargetFailed(f"the model's forward pass failed on input {list(option.shape)} (tried {tried}): "
                        f"{type(exc).__name__}: {exc}; pass --input-shape if the model expects another input",
                        _last_frames(trace))

@@ -12,20 +12,18 @@ vanishing gradient.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 
 from mambafix.catalogue import load_families
+from mambafix.smoke.verdicts import COLLAPSE_FLOOR, GROWTH_LIMIT, judge, judge_gradients, mark_context
 
 DEFAULT_SCALES = (1.0, 10.0, 30.0, 100.0)
-GROWTH_LIMIT = 10.0  # RMS out / RMS in of one layer
-COLLAPSE_FLOOR = 1e-6  # RMS of a layer's output relative to the model's input RMS
-SAFE_FRACTION = 0.01  # beyond this share of the dtype's max, call it overflow
-GRADIENT_LIMIT = 1e3  # sensitivity of a layer relative to the last layer's: above, gradient explosion
-GRADIENT_FLOOR = 1e-4  # below: vanishing gradient
 
 
 @dataclass
@@ -42,6 +40,8 @@ class LayerStat:
     verdict: str = "ok"
     grad_rms: float | None = None  # RMS of d(loss)/d(output); None where no gradient reached it
     grad_ratio: float | None = None  # sensitivity relative to the last layer's
+    bounded: bool = False  # an SSM layer whose output meets a norm before the next SSM layer
+    first: bool = False  # an SSM layer fed the model's own (swept) input: the first, or a parallel twin
 
 
 @dataclass
@@ -75,10 +75,14 @@ def _alternatives(part) -> frozenset:
     return frozenset(part.split("|")) if isinstance(part, str) else frozenset(part)
 
 
-def layer_kind(module: nn.Module, extra: frozenset[str] = frozenset(), signatures=SSM_SIGNATURES) -> str | None:
+def layer_kind(module: nn.Module, extra: frozenset[str] = frozenset(), signatures=SSM_SIGNATURES,
+               known: frozenset[tuple[str, str]] = frozenset(), library: bool = True) -> str | None:
     """"mamba" for an SSM layer: mamba_ssm's (or the reference's) layer classes, a configured
-    extra class (a dotted name matches module.Class, a bare name any class so named), or any
-    module that owns the selective-SSM attributes of one signature (rules/families.toml);
+    extra class (a dotted name matches module.Class, a bare name any class so named), a class
+    check summarises as a Mamba-family layer (`known`: (file, class) from smoke.check_layers),
+    or any module that owns the selective-SSM attributes of one signature (rules/families.toml);
+    `library=False` where the target's tree has its own package named mamba_ssm (then its class
+    names say nothing);
     "norm" for a normalization; None for anything else. A user's class that is merely called
     Mamba (a whole language model, say) is not a layer unless its own attributes say so."""
     cls = type(module)
@@ -87,13 +91,30 @@ def layer_kind(module: nn.Module, extra: frozenset[str] = frozenset(), signature
         return "mamba"
     for klass in cls.__mro__:
         qualified = f"{klass.__module__}.{klass.__qualname__}"
-        if klass.__name__ in LAYER_NAMES and klass.__module__.startswith(LAYER_MODULES):
+        if library and klass.__name__ in LAYER_NAMES and klass.__module__.startswith(LAYER_MODULES):
             return "mamba"
         if qualified in extra or klass.__name__ in extra:
             return "mamba"
+    if known and (_source_file(cls), cls.__name__) in known:
+        return "mamba"
     if {c.__name__ for c in cls.__mro__} & NORM_NAMES:
         return "norm"
     return None
+
+
+def _source_file(cls) -> str | None:
+    try:
+        return str(Path(inspect.getsourcefile(cls)).resolve())
+    except (TypeError, OSError):
+        return None
+
+
+def outermost_dropped(named: list[tuple[str, nn.Module, str]]) -> list[tuple[str, nn.Module, str]]:
+    """A layer holding another SSM layer (a thin wrapper check also calls a layer) is one layer:
+    the innermost is probed."""
+    ssm = [n for n, _, k in named if k == "mamba"]
+    return [(n, m, k) for n, m, k in named
+            if k != "mamba" or not any(o != n and o.startswith(f"{n}." if n else "") for o in ssm)]
 
 
 def _stats(t: torch.Tensor) -> tuple[float, float, float, float, float]:
@@ -104,21 +125,6 @@ def _stats(t: torch.Tensor) -> tuple[float, float, float, float, float]:
         return float("nan"), float("nan"), float("nan"), float("nan"), share
     vals = t[finite] if share > 0 else t.reshape(-1)
     return float(vals.min()), float(vals.max()), float(vals.mean()), float(vals.pow(2).mean().sqrt()), share
-
-
-def judge(stat: LayerStat, input_rms: float, dtype: torch.dtype, growth_limit: float, floor: float) -> str:
-    safe = torch.finfo(dtype).max * SAFE_FRACTION
-    if stat.nonfinite > 0 or max(abs(stat.min), abs(stat.max)) > safe:
-        return "overflow"
-    # Explosion is compounding: a layer whose input was already amplified well past the model's
-    # input, and which amplifies it again. One layer fed a large raw input is not flagged on its
-    # own: the same first layer sits in a patched and an unpatched stack alike.
-    amplified = stat.rms_in > growth_limit * input_rms
-    if stat.kind == "mamba" and amplified and stat.rms > stat.rms_in and stat.rms > growth_limit * input_rms:
-        return "explosion"
-    if stat.rms < floor * max(input_rms, 1e-30):
-        return "collapse"
-    return "ok"
 
 
 def all_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -156,40 +162,14 @@ def first_tensor(output):
     return None
 
 
-def judge_gradients(rows: list[LayerStat], limit: float = GRADIENT_LIMIT, floor: float = GRADIENT_FLOOR) -> None:
-    """Set grad_ratio and the gradient verdicts of one scale's rows (forward order).
-
-    A row's sensitivity is its output's gradient RMS times that output's RMS: the relative change
-    of the loss for a relative change of the tensor, which a layer that only multiplies by a
-    gain leaves unchanged. Ratios are taken against the last SSM layer; only SSM layers get a
-    gradient verdict (a norm's ratio is shown for reading)."""
-    sensitivities = [r.grad_rms * r.rms if r.grad_rms is not None and r.rms == r.rms else None for r in rows]
-    layers = [s for r, s in zip(rows, sensitivities) if r.kind == "mamba" and s is not None and math.isfinite(s) and s > 0]
-    if not layers:
-        return
-    last = layers[-1]
-    for row, s in zip(rows, sensitivities):
-        if s is not None:
-            row.grad_ratio = s / last if math.isfinite(s) else float("inf")
-    ssm = [r for r in rows if r.kind == "mamba" and r.grad_ratio is not None]
-    # Like the forward verdicts, a gradient verdict needs compounding: the layer is far off the
-    # last layer and the SSM layer after it is already well on the way there. One layer alone
-    # (the first, fed a raw input with a large offset that the next norm removes) is not flagged.
-    for row, after in zip(ssm, ssm[1:]):
-        if row.verdict != "ok":
-            continue
-        if not math.isfinite(row.grad_rms) or (row.grad_ratio > limit and after.grad_ratio > math.sqrt(limit)):
-            row.verdict = "gradient explosion"
-        elif row.grad_ratio < floor and after.grad_ratio < math.sqrt(floor):
-            row.verdict = "vanishing gradient"
-
-
 def run_probe(model: nn.Module, make_input, scales=DEFAULT_SCALES, dtype=torch.float32, device="cpu",
               backend="reference", seed=0, growth_limit=GROWTH_LIMIT, floor=COLLAPSE_FLOOR,
               extra_classes: frozenset[str] = frozenset(), gradients: bool = True, scale_at=None,
-              signatures=SSM_SIGNATURES) -> ProbeResult:
+              signatures=SSM_SIGNATURES, call=None, known: frozenset[tuple[str, str]] = frozenset(),
+              library: bool = True) -> ProbeResult:
     """`make_input(generator)` returns a unit-scale input; each scale multiplies it. For integer
-    inputs (tokens), `scale_at` is the module (the embedding) whose output each scale multiplies."""
+    inputs (tokens), `scale_at` is the module (the embedding) whose output each scale multiplies.
+    `call(model, x)` runs the model (default `model(x)`; the forward's other arguments)."""
     model = model.to(device=device, dtype=dtype).eval()
     registered = {id(m) for m in model.modules()}
     for _, module in all_modules(model):  # unregistered modules (plain lists) move too
@@ -198,8 +178,8 @@ def run_probe(model: nn.Module, make_input, scales=DEFAULT_SCALES, dtype=torch.f
     result = ProbeResult(backend, str(device), str(dtype).replace("torch.", ""), [float(s) for s in scales],
                          gradients=gradients)
     hooks, current = [], {}
-    named = [(n, m, layer_kind(m, extra_classes, signatures)) for n, m in all_modules(model)]
-    named = [(n, m, k) for n, m, k in named if k is not None]
+    named = [(n, m, layer_kind(m, extra_classes, signatures, known, library)) for n, m in all_modules(model)]
+    named = outermost_dropped([(n, m, k) for n, m, k in named if k is not None])
     if not any(k == "mamba" for _, _, k in named):
         result.errors.append("no SSM layer found in the model (no mamba_ssm layer, no module with A_log and D "
                              "parameters, no configured extra-layer-classes)")
@@ -235,7 +215,7 @@ def run_probe(model: nn.Module, make_input, scales=DEFAULT_SCALES, dtype=torch.f
             current.clear()
             current["scale"] = float(scale)
             with torch.set_grad_enabled(gradients):
-                out = first_tensor(model(x))
+                out = first_tensor(call(model, x) if call is not None else model(x))
                 if gradients and out is not None and out.requires_grad and bool(torch.isfinite(out).all()):
                     # A fixed random direction: a loss along the output itself would be
                     # cancelled exactly by a final norm's backward (it is scale-invariant).
@@ -246,6 +226,7 @@ def run_probe(model: nn.Module, make_input, scales=DEFAULT_SCALES, dtype=torch.f
             seen = current.get("input", x)
             input_rms = float(seen.detach().float().pow(2).mean().sqrt())
             rows = current.get("rows", [])
+            mark_context(rows)
             for row in rows:
                 row.verdict = judge(row, input_rms, dtype, growth_limit, floor)
             if gradients:

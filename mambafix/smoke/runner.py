@@ -31,7 +31,23 @@ class SmokeOutcome:
         return 0 if self.stable else 1
 
 
+def _check_layers(target: str) -> list[tuple[str, str]]:
+    """The classes of the target's tree that check calls SSM layers (smoke.check_layers)."""
+    from mambafix.config import ConfigError, load_config
+    from mambafix.smoke.check_layers import ssm_layer_classes
+
+    head = target.rpartition(":")[0]
+    if not head.endswith(".py") or not Path(head).is_file():
+        return []
+    try:
+        return ssm_layer_classes(head, load_config([Path(head)]))
+    except (ConfigError, OSError):
+        return []
+
+
 def run_smoke(target: str, timeout: float = 300, **spec) -> SmokeOutcome:
+    if "check_layers" not in spec:
+        spec["check_layers"] = _check_layers(target)
     with tempfile.TemporaryDirectory(prefix="mambafix-smoke-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_path.write_text(json.dumps({"target": target, **spec}))
@@ -95,6 +111,12 @@ def render(outcome: SmokeOutcome, echo=print, err=None) -> None:
     result = outcome.data["result"]
     echo(f"{outcome.target}  backend: {result['backend']}  device: {result['device']}  dtype: {result['dtype']}  "
          f"input: {outcome.data['input_shape']}{' tokens' if outcome.data.get('input_dtype') == 'long' else ''}")
+    source = outcome.data.get("input_source")
+    if source and source != "given":
+        echo(f"input from {source}" + ("" if source.startswith("given") else ", confirmed by a trial forward pass"))
+    if outcome.data.get("forward_arguments"):
+        echo("forward's other arguments: " + ", ".join(
+            f"{name}={'the full length' if kind == 'lengths' else 'None'}" for name, kind in outcome.data["forward_arguments"].items()))
     if outcome.data.get("ignored_init"):
         echo(f"--init keys this model's config classes do not take (left out): {', '.join(outcome.data['ignored_init'])}")
     scales = result["scales"]
@@ -126,35 +148,6 @@ def render(outcome: SmokeOutcome, echo=print, err=None) -> None:
     bad = [r for r in result["layers"] if r["verdict"] != "ok"]
     verdict = "STABLE" if outcome.stable else f"UNSTABLE ({len(bad)} layer/scale cells: " + ", ".join(sorted({r['verdict'] for r in bad})) + ")"
     echo(f"verdict: {verdict}")
-
-
-def plot(outcomes: list[SmokeOutcome], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, len(outcomes), figsize=(6 * len(outcomes), 7), squeeze=False)
-    for column, outcome in enumerate(outcomes):
-        if not outcome.ok:
-            continue
-        result = outcome.data["result"]
-        top, bottom = axes[0][column], axes[1][column]
-        for scale in result["scales"]:
-            rows = [r for r in result["layers"] if r["scale"] == scale]
-            ys = [r["rms"] if r["rms"] == r["rms"] and r["nonfinite"] == 0 else float("nan") for r in rows]
-            top.plot(range(len(rows)), ys, marker="o", label=f"x{scale:g}")
-            grads = [r.get("grad_ratio") if r.get("grad_ratio") is not None else float("nan") for r in rows]
-            bottom.plot(range(len(rows)), grads, marker="o", label=f"x{scale:g}")
-        for ax, label in ((top, "output RMS"), (bottom, "gradient sensitivity (rel. to last)")):
-            ax.set_yscale("log")
-            ax.set_xlabel("layer (forward-hook order)")
-            ax.set_ylabel(label)
-            ax.legend()
-        top.set_title(outcome.target.rsplit(":", 1)[-1] + (" (stable)" if outcome.stable else " (unstable)"))
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def compare_after_apply(report, echo=print, **spec) -> list[tuple[SmokeOutcome, SmokeOutcome]]:

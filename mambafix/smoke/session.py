@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mambafix.smoke.plotting import plot
 from mambafix.smoke.runner import (
-    NOTICE, SmokeOutcome, compare_patched, plot, render, render_error, run_smoke, where_it_failed,
+    NOTICE, SmokeOutcome, compare_patched, render, render_error, run_smoke, where_it_failed,
 )
 
 SCHEMA_VERSION = 2

@@ -72,13 +72,31 @@ def validate_entry(entry: dict, origin: str) -> dict:
     return spec
 
 
+INFER = "..."  # `--input-shape 2,256,...`: batch and length given, the rest inferred
+
+
 def shape_spec(shape) -> dict:
-    """Spec keys for an input shape: two numbers are [batch, length] (the rest inferred from the
-    model), three or more the exact input shape, batch first. Raises ValueError."""
-    if not (isinstance(shape, (list, tuple)) and len(shape) >= 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
-        raise ValueError(f"must be [batch, length] or the full shape [batch, ...] of positive whole numbers, got {list(shape) if isinstance(shape, tuple) else shape!r}")
-    spec = {"batch": shape[0], "length": shape[1]}
-    if len(shape) >= 3:
-        spec["input_shape"] = list(shape)
-    return spec
+    """Spec keys for an input shape: the exact shape of any rank, batch first (`[2, 16000]` is a
+    2-D raw signal), or batch and length followed by "..." (the rest inferred from the model).
+    Raises ValueError."""
+    shape = list(shape) if isinstance(shape, (list, tuple)) else shape
+    infer = isinstance(shape, list) and len(shape) == 3 and shape[-1] == INFER
+    numbers = shape[:-1] if infer else shape
+    if not (isinstance(numbers, list) and len(numbers) >= 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in numbers)):
+        raise ValueError("must be the full input shape [batch, ...] of positive whole numbers, or "
+                         f"[batch, length, \"...\"] to infer the rest, got {shape!r}")
+    if infer:
+        return {"batch": numbers[0], "length": numbers[1]}
+    return {"batch": numbers[0], "input_shape": numbers}
+
+
+def parse_shape(text: str) -> dict:
+    """`--input-shape`'s value: `2,3,224,224`, `2,16000`, or `2,256,...`. Raises ValueError."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        return shape_spec([p if p == INFER else int(p) for p in parts])
+    except ValueError as exc:
+        if "must be" in str(exc):
+            raise
+        raise ValueError(f"--input-shape must be whole numbers separated by commas (or end with ,...), got {text!r}") from None

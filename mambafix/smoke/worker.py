@@ -31,6 +31,17 @@ def main(spec_path: str, out_path: str) -> int:
     return 0
 
 
+def _own_mamba_ssm(target: str) -> bool:
+    """Whether the target's tree has a package of its own named mamba_ssm (a from-scratch
+    implementation): then it is imported as it is, not replaced by the reference shim."""
+    from mambafix.smoke.importing import in_tree, plan_import
+
+    head = target.rpartition(":")[0]
+    if not head.endswith(".py") or not Path(head).exists():
+        return False
+    return in_tree("mamba_ssm", plan_import(Path(head)).paths) is not None
+
+
 def _backend(spec: dict):
     import torch
 
@@ -42,6 +53,9 @@ def _backend(spec: dict):
     real = spec.get("backend", "auto") != "reference" and shim.real_backend_available()
     if device == "auto":
         device = "cuda" if real else "cpu"
+    if _own_mamba_ssm(spec["target"]):
+        return ("cuda" if device == "auto" and torch.cuda.is_available() else device if device != "auto" else "cpu"),\
+            "the target tree's own mamba_ssm package"
     if device == "cpu" or not real:
         shim.install()
         return device, "reference (pure PyTorch, mambafix.smoke.reference)"
@@ -52,8 +66,8 @@ def probe(spec: dict, out: dict) -> None:
     import torch
     import torch.nn as nn
 
-    from mambafix.smoke.inputs import choose
-    from mambafix.smoke.probe import first_tensor, run_probe
+    from mambafix.smoke.inputs import choose, extra_arguments
+    from mambafix.smoke.probe import SSM_SIGNATURES, first_tensor, layer_kind, run_probe
 
     device, backend = _backend(spec)
     torch.manual_seed(spec.get("seed", 0))
@@ -69,11 +83,22 @@ def probe(spec: dict, out: dict) -> None:
         torch.save(model.state_dict(), spec["save_weights"])
     dtype = getattr(torch, spec.get("dtype", "float32"))
     model = model.to(device=device, dtype=dtype)
-    chosen = choose(model, spec, signature_values(target, kwargs), device, dtype)
+    extra_classes = frozenset(spec.get("extra_classes", []))
+    signatures = [tuple(s) for s in spec.get("ssm_signatures") or ()] or None
+    known = frozenset(tuple(k) for k in spec.get("check_layers") or ())
+    library = not backend.startswith("the target tree's own")
+
+    def is_layer(module):
+        return layer_kind(module, extra_classes, signatures or SSM_SIGNATURES, known, library) == "mamba"
+
+    chosen = choose(model, spec, signature_values(target, kwargs), device, dtype, is_layer)
     batch = spec.get("batch", 2) if not spec.get("input_shape") else chosen.shape[0]
 
     def make(generator):
         return chosen.make(generator, batch)
+
+    def call(m, x):
+        return m(x, *extra_arguments(chosen.extra, x))
 
     if spec.get("train_steps"):
         model.train()
@@ -82,7 +107,7 @@ def probe(spec: dict, out: dict) -> None:
         for _ in range(spec["train_steps"]):
             x = make(g).to(device=device)
             x = x if chosen.tokens else x.to(dtype=dtype)
-            loss = first_tensor(model(x)).float().pow(2).mean()
+            loss = first_tensor(call(model, x)).float().pow(2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -90,13 +115,14 @@ def probe(spec: dict, out: dict) -> None:
     if chosen.tokens:
         scale_at = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
     result = run_probe(model, make, scales=spec.get("scales", [1, 10, 30, 100]), dtype=dtype, device=device,
-                       backend=backend, seed=spec.get("seed", 0), extra_classes=frozenset(spec.get("extra_classes", [])),
-                       gradients=spec.get("gradients", True), scale_at=scale_at,
-                       **({"signatures": [tuple(s) for s in spec["ssm_signatures"]]} if spec.get("ssm_signatures") else {}))
+                       backend=backend, seed=spec.get("seed", 0), extra_classes=extra_classes,
+                       gradients=spec.get("gradients", True), scale_at=scale_at, call=call, known=known, library=library,
+                       **({"signatures": signatures} if signatures else {}))
     if result.errors and not result.stats:
         raise UserError(f"{spec['target']}: {result.errors[0]}")
     out.update(ok=True, result=result.to_dict(), input_shape=[batch, *chosen.shape[1:]],
-               input_dtype="long" if chosen.tokens else spec.get("dtype", "float32"))
+               input_dtype="long" if chosen.tokens else spec.get("dtype", "float32"), input_source=chosen.why,
+               forward_arguments={e.split(":", 1)[1]: e.split(":", 1)[0] for e in chosen.extra})
 
 
 if __name__ == "__main__":
