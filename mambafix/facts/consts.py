@@ -30,7 +30,7 @@ def init_const(expr: cst.BaseExpression, local, info):
         return string_text(expr)
     attr = self_attr(expr)
     if attr is not None:
-        return info.consts.get(attr, NOCONST)
+        return info.consts.get(attr, NOCONST) if info is not None else NOCONST
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
         inner = init_const(expr.expression, local, info)
         return NOCONST if inner is NOCONST else not inner

@@ -6,7 +6,7 @@ from functools import cached_property
 
 import libcst as cst
 
-from mambafix.facts import builds, init_scan, summaries
+from mambafix.facts import builds, init_scan, installed, summaries
 from mambafix.facts.applications import StackUse
 from mambafix.facts.families import Families
 from mambafix.facts.kinds import ClassSummary, Kind
@@ -17,6 +17,10 @@ from mambafix.flow.groups import components
 from mambafix.flow.plans import plan, residual_uses
 from mambafix.syntax.names import NameResolver
 from mambafix.syntax.walk import statement_lines, walk_statements
+
+
+_INSTALLED: dict[tuple, "FileFacts"] = {}  # installed modules read so far, by (module, config)
+_INSTALLED_ACTIVE: set[str] = set()  # classes being summarised (a cycle between packages)
 
 
 class FileFacts:
@@ -100,6 +104,24 @@ class FileFacts:
 
     def summary_by_name(self, qualified: str) -> ClassSummary | None:
         return summaries.by_name(self, qualified)
+
+    def installed_summary(self, qualified: str) -> ClassSummary | None:
+        """The summary of a class of an installed package, read from its source (never imported)."""
+        if qualified in _INSTALLED_ACTIVE:
+            return None
+        found = installed.locate_class(qualified)
+        if found is None:
+            return None
+        module_name, tree, name, is_package = found
+        key = (module_name, id(self.config))
+        if key not in _INSTALLED:
+            package = module_name if is_package else module_name.rpartition(".")[0]
+            _INSTALLED[key] = FileFacts(tree, module_name, package, self.config)
+        _INSTALLED_ACTIVE.add(qualified)
+        try:
+            return _INSTALLED[key].class_summary(name)
+        finally:
+            _INSTALLED_ACTIVE.discard(qualified)
 
     def stack_uses(self, cls: cst.ClassDef) -> list[StackUse]:
         """The class's findings: the sites its flows connect, each planned as a fix. A block read

@@ -159,6 +159,9 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
     if isinstance(value, cst.Name) and value.value in local.exprs:
         value = local.exprs[value.value]
     if isinstance(value, cst.IfExp):  # `nn.ModuleList([...]) if use_mamba else None`
+        test = init_const(value.test, local, None)
+        if test is not NOCONST:  # the branch the defaults take
+            return _stack_from_value(facts, attr, value.body if test else value.orelse, local, methods)
         for branch in (value.body, value.orelse):
             stack = _stack_from_value(facts, attr, branch, local, methods)
             if stack is not None and stack.container != Container.SINGLE:

@@ -108,6 +108,7 @@ def by_name(facts: Facts, qualified: str | None) -> ClassSummary | None:
     for key, summary in facts.index.items():
         if names_match(key, qualified):
             return summary
-    if qualified.split(".", 1)[0] not in EXTERNAL_PACKAGES:
-        facts.unresolved.add(qualified)
-    return None
+    if qualified.split(".", 1)[0] in EXTERNAL_PACKAGES:
+        return None
+    facts.unresolved.add(qualified)  # a class of the checked tree, known in a later round, wins
+    return facts.installed_summary(qualified)

@@ -14,6 +14,7 @@ from mambafix.flow.groups import describe, path_nodes, sites_of
 from mambafix.flow.values import Flow, Site
 from mambafix.syntax.names import dotted
 from mambafix.syntax.nodes import calls_with_context, names_in, range_count, self_attr
+from mambafix.syntax.walk import walk
 
 
 def plan(facts, cls: cst.ClassDef, group: list[Flow]) -> StackUse:
@@ -29,6 +30,11 @@ def plan(facts, cls: cst.ClassDef, group: list[Flow]) -> StackUse:
         return _sequential(cls, sites, extra)
     loop = _carrying_loop(group, sites)
     apps = tuple(_application(facts, s) for s in sites)
+    elsewhere = next((s for s in sites if s.func is not sites[0].func or (loop is not None and not _within(loop, s.stmt))),
+                     None)
+    if elsewhere is not None or any(a.stmt is None for a in apps):
+        return _unplanned(cls, sites, extra, "a layer is applied inside a helper function the path runs through; "
+                                             "add the norm where the helper is called")
     stacks = tuple(dict.fromkeys(s.mod.stack for s in sites))
     blocked = next((f"self.{s.mod.stack.attr} is built differently on different paths of __init__"
                     for s in sites if s.mod.alternatives), None)
@@ -72,6 +78,11 @@ def _sequential(cls, sites: list[Site], extra: dict) -> StackUse:
     else:
         count, text = run, str(run)
     return StackUse(Shape.SEQUENTIAL, cls, (stack,), (app,), stack.define or site.stmt, count, text, **extra)
+
+
+def _within(node, stmt) -> bool:
+    """Whether `stmt` is one of the statements inside `node` (a loop)."""
+    return any(n is stmt for n in walk(node))
 
 
 def _stack_count(stack) -> tuple[int | None, str]:

@@ -1,0 +1,413 @@
+"""MF001's data flow, mechanism by mechanism: sources, sinks, barriers and what carries a value
+between them, each shown both ways (a finding, and the same code made clean by the one change
+that matters), plus the per-file bound that keeps a pathological file from stalling a run."""
+
+import libcst as cst
+import pytest
+
+from conftest import ROOT, dedent, headline, run_check
+from mambafix.config import load_config
+from mambafix.facts.file_facts import FileFacts
+from mambafix.flow.context import Budget
+
+HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom mamba_ssm import Mamba, Mamba2\n"
+
+
+def classes_reported(body: str) -> list[str]:
+    return [f.message.split(".", 1)[0] for f in run_check(HEADER + dedent(body), select=("MF001",))]
+
+
+def test_a_value_carried_through_a_helper_method_and_a_module_function():
+    body = """
+    def run(layers, x):
+        for layer in layers:
+            x = layer(x)
+        return x
+
+    class ViaFunction(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x):
+            return run(self.layers, x)
+
+    class ViaMethod(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.a = Mamba(d)
+            self.b = Mamba(d)
+
+        def step(self, h, m):
+            return F.gelu(m(h))
+
+        def forward(self, x):
+            return self.step(self.step(x, self.a), self.b)
+    """
+    assert classes_reported(body) == ["ViaFunction", "ViaMethod"]
+
+
+def test_a_wrapper_is_an_ssm_layer_and_a_post_norm_wrapper_is_not():
+    body = """
+    class Wrap(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.inner = Mamba(d)
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, x):
+            return self.drop(self.inner(x.transpose(1, 2)).transpose(1, 2))
+
+    class PostNorm(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.inner = Mamba(d)
+            self.norm = nn.LayerNorm(d)
+
+        def forward(self, x):
+            return self.norm(self.inner(x) + x)
+
+    class Raw(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Wrap(d) for _ in range(n)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    class Normed(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([PostNorm(d) for _ in range(n)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+    """
+    assert classes_reported(body) == ["Raw"]
+
+
+def test_norms_by_behaviour_written_out_or_given_as_a_default_class():
+    inline = """
+    class M(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+                x = {norm}
+            return x
+    """
+    assert classes_reported(inline.format(norm="x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)")) == []
+    assert classes_reported(inline.format(norm="(x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, keepdim=True) + 1e-5)")) == []
+    assert classes_reported(inline.format(norm="x / x.norm(dim=-1, keepdim=True)")) == []
+    assert classes_reported(inline.format(norm="x * x.mean(-1, keepdim=True)")) == ["M"]  # a product: not a norm
+    given = """
+    class Block(nn.Module):
+        def __init__(self, dim, norm_layer={default}):
+            super().__init__()
+            self.norm = norm_layer(dim)
+            self.mixer = Mamba(dim)
+
+        def forward(self, x):
+            return x + self.mixer(self.norm(x))
+
+    class Stack(nn.Module):
+        def __init__(self, dim, depth=4):
+            super().__init__()
+            self.blocks = nn.ModuleList([Block(dim) for _ in range(depth)])
+
+        def forward(self, x):
+            for blk in self.blocks:
+                x = blk(x)
+            return x
+    """
+    assert classes_reported(given.format(default="nn.LayerNorm")) == []
+    assert classes_reported(given.format(default="nn.Identity")) == ["Stack"]
+
+
+def test_the_configuration_is_read_at_its_defaults():
+    body = """
+    class M(nn.Module):
+        def __init__(self, d, n=4, use_norm={flag}):
+            super().__init__()
+            self.use_norm = use_norm
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+            self.norm = nn.LayerNorm(d) if use_norm else None
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+                if self.use_norm:
+                    x = self.norm(x)
+            return x
+    """
+    assert classes_reported(body.format(flag="True")) == []
+    assert classes_reported(body.format(flag="False")) == ["M"]
+    unknown = body.format(flag="True").replace("n=4, use_norm=True", "n, use_norm")
+    assert classes_reported(unknown) == ["M"]  # a test that is not a constant: both paths
+
+
+def test_a_tuple_returned_state_is_not_the_layers_input():
+    """alxndrTL/mamba.py mambapy/mamba2.py: a layer returns (output, cache) and takes its cache
+    back; the cache passes through the scan, but it is the layer's state, not its input."""
+    body = """
+    class Layer(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.mixer = Mamba(d)
+            self.norm = nn.LayerNorm(d)
+
+        def forward(self, x, cache=None):
+            out = self.mixer(self.norm(x)) if cache is None else self.mixer(self.norm(x) + cache)
+            return out + x, out.mean(1, keepdim=True)
+
+    class M(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Layer(d) for _ in range(n)])
+
+        def forward(self, x):
+            caches = [None] * 4
+            for i, layer in enumerate(self.layers):
+                x, caches[i] = layer(x, caches[i])
+            return x
+    """
+    assert classes_reported(body) == []
+    assert classes_reported(body.replace("self.mixer(self.norm(x))", "self.mixer(x)")) == ["M"]
+
+
+def test_containers_by_name_children_and_while_loops():
+    body = """
+    class ByName(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.n = n
+            for i in range(n):
+                setattr(self, f"block{i}", Mamba(d))
+
+        def forward(self, x):
+            for i in range(self.n):
+                x = getattr(self, f"block{i}")(x)
+            return x
+
+    class Children(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.first = Mamba(d)
+            self.act = nn.GELU()
+            self.second = Mamba(d)
+
+        def forward(self, x):
+            for module in self.children():
+                x = module(x)
+            return x
+
+    class While(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x):
+            i = 0
+            while i < len(self.layers):
+                x = self.layers[i](x)
+                i += 1
+            return x
+    """
+    assert classes_reported(body) == ["ByName", "Children", "While"]
+    normed = body.replace("self.act = nn.GELU()", "self.act = nn.LayerNorm(d)")
+    assert classes_reported(normed) == ["ByName", "While"]
+
+
+def test_values_recomputed_each_trip_and_parallel_branches_are_no_chain():
+    body = """
+    class M(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.mixer = Mamba(d)
+
+        def forward(self, h):
+            outs = []
+            for _ in range(4):
+                piece = h.flip(1)
+                outs.append(self.mixer(piece))
+            both = torch.stack([self.mixer(h), self.mixer(h.flip(1))]).sum(0)
+            return sum(outs) + both
+    """
+    assert classes_reported(body) == []
+    carried = body.replace("piece = h.flip(1)", "h = h.flip(1)").replace("self.mixer(piece)", "self.mixer(h)")
+    assert classes_reported(carried.replace("outs.append(self.mixer(h))", "h = self.mixer(h)")) == ["M"]
+
+
+def test_bounded_functions_and_fresh_values_carry_no_scale():
+    body = """
+    class M(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.m1 = Mamba(d)
+            self.m2 = Mamba(d)
+
+        def forward(self, x):
+            y = self.m1(x)
+            z = {between}
+            return self.m2(z)
+    """
+    assert classes_reported(body.format(between="torch.sigmoid(y)")) == []
+    assert classes_reported(body.format(between="torch.zeros_like(y)")) == []
+    assert classes_reported(body.format(between="y.new_ones(y.shape) * y.shape[-1]")) == []
+    assert classes_reported(body.format(between="F.silu(y)")) == ["M"]
+    assert classes_reported(body.format(between="torch.cat([y, y], dim=1)[:, : x.shape[1]]")) == ["M"]
+
+
+def test_a_hand_written_scan_is_found_where_the_data_meets_its_state_matrix():
+    body = """
+    class Scan(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.norm = nn.LayerNorm(d)
+            self.A_log = nn.Parameter(torch.zeros(d, 4))
+            self.D = nn.Parameter(torch.ones(d))
+            self.proj = nn.Linear(d, d)
+
+        def forward(self, x):
+            u = {input}
+            A = -torch.exp(self.A_log)
+            decay = torch.exp(u.unsqueeze(-1) * A)
+            return x + self.proj(decay.sum(-1) + u * self.D)
+
+    class Net(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Scan(d) for _ in range(n)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+    """
+    assert classes_reported(body.format(input="self.norm(x)")) == []  # a pre-norm block
+    assert classes_reported(body.format(input="x")) == ["Net"]
+
+
+def test_the_message_and_the_flow_name_the_path():
+    found = run_check(HEADER + dedent("""
+    class M(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.m1 = Mamba(d)
+            self.drop = nn.Dropout(0.1)
+            self.m2 = Mamba(d)
+
+        def forward(self, x):
+            y = self.m1(x)
+            y = self.drop(y).transpose(1, 2)
+            return self.m2(y.transpose(1, 2))
+    """), select=("MF001",))
+    assert len(found) == 1
+    message = found[0].message
+    assert headline(message) == "M.m1, m2: 2 Mamba layers applied in sequence without normalization"
+    assert message.endswith("(m1 output reaches m2 through self.drop, .transpose, no norm between)")
+    assert [step[2].split(":")[0] for step in found[0].flow] == ["m1", "carried through self.drop", "m2"]
+    assert [step[0] for step in found[0].flow] == [13, 14, 15]
+
+
+def _facts(src: str, budget: Budget) -> FileFacts:
+    facts = FileFacts(cst.parse_module(src), "m", "", load_config([ROOT]))
+    facts.budget = budget
+    return facts
+
+
+PATHOLOGICAL = HEADER + "\n".join([
+    "class Deep(nn.Module):",
+    "    def __init__(self, d):",
+    "        super().__init__()",
+    "        self.layers = nn.ModuleList([Mamba(d) for _ in range(4)])",
+    "    def forward(self, x):",
+    "        for layer in self.layers:",
+    "            x = layer(x)",
+    *[f"            x = x + {i} * x" for i in range(3000)],
+    "        return x",
+])
+
+
+@pytest.mark.parametrize("budget", [Budget(max_steps=500), Budget(max_seconds=0.0)],
+                         ids=["steps", "seconds"])
+def test_a_file_past_its_budget_gives_no_finding_from_what_was_not_followed(budget):
+    facts = _facts(PATHOLOGICAL, budget)
+    cls = facts.all_classes[0]
+    flows = facts.class_flows(cls)
+    assert flows.flows == [] and flows.stopped and "Deep.forward" in flows.stopped[0]
+    assert facts.stack_uses(cls) == []
+    full = _facts(PATHOLOGICAL, Budget())
+    assert [u.owner for u in full.stack_uses(full.all_classes[0])] == ["Deep.layers"]
+
+
+def test_recursion_and_self_calls_do_not_crash():
+    body = """
+    def again(m, x, k):
+        return again(m, m(x), k - 1) if k else x
+
+    class M(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.m = Mamba(d)
+
+        def forward(self, x):
+            return self.forward(again(self.m, x, 3))
+    """
+    assert classes_reported(body) == []
+
+
+def test_classes_of_installed_packages_are_read_from_their_source(tmp_path, monkeypatch):
+    """A package that no data describes is summarised from its installed source (found on
+    sys.path, never imported), re-exports followed; without it the class is unknown."""
+    from dataclasses import replace
+
+    from mambafix.engine.file import check_source
+
+    pkg = tmp_path / "site" / "ssmkit"
+    (pkg / "layers").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise RuntimeError('never imported')\nfrom .layers.mixer import Mixer\n")
+    (pkg / "layers" / "__init__.py").write_text("")
+    (pkg / "layers" / "mixer.py").write_text(dedent("""
+        import torch
+        import torch.nn as nn
+
+        class Mixer(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.A_log = nn.Parameter(torch.zeros(d, 4))
+                self.D = nn.Parameter(torch.ones(d))
+
+            def forward(self, x):
+                return torch.exp(x.unsqueeze(-1) * -torch.exp(self.A_log)).sum(-1) + x * self.D
+    """))
+    user = dedent("""
+        import torch.nn as nn
+        from ssmkit import Mixer
+
+        class Net(nn.Module):
+            def __init__(self, d, n=4):
+                super().__init__()
+                self.layers = nn.ModuleList([Mixer(d) for _ in range(n)])
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = layer(x)
+                return x
+    """)
+    config = load_config([ROOT])
+    assert check_source(user, "net.py", config) == []  # not installed: unknown, no finding
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert [headline(f.message) for f in check_source(user, "net.py", config)] == [
+        "Net.layers: 4 Mixer layers applied in sequence without normalization"]
+    pytest.importorskip("mambapy")  # a real one (a test dependency): mambapy's own MambaBlock
+    without_data = replace(config, flow_models=tuple(m for m in config.flow_models if "mambapy" not in m))
+    real = user.replace("from ssmkit import Mixer", "from mambapy.mamba import MambaBlock as Mixer")
+    assert [f.code for f in check_source(real, "net.py", without_data)] == ["MF001"]
