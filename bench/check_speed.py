@@ -9,6 +9,11 @@ executables, e.g. a virtualenv's bin: `python -m venv /tmp/peers && /tmp/peers/b
 install ruff fixit torchfix`). The peers run once: they take minutes.
 Also printed: the floor that bounds a cold dense run, libcst.parse_module of every dense
 file in a pool of as many processes as mambafix uses.
+
+With `--vs CHECKOUT` (another checkout of this repository, e.g. `git worktree add /tmp/base
+<commit>`), its mambafix is run on the same trees with the same interpreter, interleaved with this
+one (A B A B ...), and the medians and the median of the paired ratios A/B are printed: sparse
+cold, dense cold, dense warm (each side with its own cache).
 """
 
 from __future__ import annotations
@@ -66,6 +71,38 @@ def parse_floor(files: list[Path], jobs: int) -> float:
         return time.perf_counter() - start
 
 
+def paired(label: str, cmd_a: list[str], cmd_b: list[str], env_a: dict, env_b: dict, n: int, reset=None) -> None:
+    """Run A and B in turn n times; print both medians and the median ratio A/B."""
+    from statistics import median
+
+    a_times, b_times = [], []
+    for _ in range(n):
+        for cmd, env, out in ((cmd_a, env_a, a_times), (cmd_b, env_b, b_times)):
+            if reset is not None:
+                reset()
+            out.append(timed(cmd, env))
+    ratios = [a / b for a, b in zip(a_times, b_times)]
+    print(f"  {label:<34} A {median(a_times):7.3f} s   B {median(b_times):7.3f} s   A/B {median(ratios):5.2f}"
+          f" (pairs {min(ratios):.2f}-{max(ratios):.2f}, n={n})")
+
+
+def versus(checkout: Path, mambafix: list[str], stdlib: Path, dense: Path, tmp: Path, env: dict, n: int) -> None:
+    """This mambafix (A) against another checkout's (B), interleaved, on the same trees."""
+    base = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(checkout)!r}); sys.argv[0] = 'mambafix'; "
+                                  "from mambafix.cli import main; main()"]
+    env_a, env_b = dict(env, MAMBAFIX_CACHE_DIR=str(tmp / "cache-a")), dict(env, MAMBAFIX_CACHE_DIR=str(tmp / "cache-b"))
+    print(f"
+A = this checkout, B = {checkout}")
+    paired("sparse cold", mambafix + ["check", "--no-cache", "--exit-zero", str(stdlib)],
+           base + ["check", "--no-cache", "--exit-zero", str(stdlib)], env_a, env_b, n)
+    paired("dense cold", mambafix + ["check", "--no-cache", "--exit-zero", str(dense)],
+           base + ["check", "--no-cache", "--exit-zero", str(dense)], env_a, env_b, n)
+    timed(mambafix + ["check", "--exit-zero", str(dense)], env_a)  # fill each side's cache
+    timed(base + ["check", "--exit-zero", str(dense)], env_b)
+    paired("dense warm", mambafix + ["check", "--exit-zero", str(dense)], base + ["check", "--exit-zero", str(dense)],
+           env_a, env_b, 3 * n)
+
+
 def row(label: str, seconds: float | None, base: float | None = None, base_name: str = "") -> None:
     if seconds is None:
         print(f"  {label:<34} not installed")
@@ -79,6 +116,7 @@ def main() -> None:
     parser.add_argument("--peers", type=Path, help="folder holding ruff / fixit / torchfix executables")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-slow-peers", action="store_true", help="do not run Fixit and TorchFix")
+    parser.add_argument("--vs", type=Path, help="another checkout of mambafix to time against, interleaved")
     args = parser.parse_args()
     from corpus import write_tree
 
@@ -130,6 +168,9 @@ def main() -> None:
         row("ruff --select T201", t_ruff, t_cold, "mambafix cold")
         row("fixit lint", t_fixit, t_cold, "mambafix cold")
         row("torchfix", t_torchfix, t_cold, "mambafix cold")
+
+        if args.vs is not None:
+            versus(args.vs, mambafix, stdlib, dense, tmp, env, max(args.repeat, 5))
 
         print("\nstart-up")
         row("python -c pass (baseline)", timed([sys.executable, "-c", "pass"], env, args.repeat))

@@ -3,25 +3,7 @@ engine's prefilter reads them without parsing. Free of libcst."""
 
 from __future__ import annotations
 
-
-def minimal(needles) -> tuple[bytes, ...]:
-    """Drop every needle that contains a shorter one: finding the shorter one suffices."""
-    out: list[bytes] = []
-    for needle in sorted(set(needles), key=len):
-        if not any(kept in needle for kept in out):
-            out.append(needle)
-    return tuple(out)
-
-
-def layer_names(config) -> tuple[bytes, ...]:
-    """The last component of every Mamba-family layer class, and each alternative of the
-    attribute every SSM signature starts with (`A_log`: a home-made selective SSM names no Mamba
-    class; a one-letter attribute as `self.A`, which its assignment must contain)."""
-    names = [n.rsplit(".", 1)[-1] for n in config.layer_classes]
-    for sig in config.ssm_signatures:
-        if sig:
-            names += [alt if len(alt) > 2 else f"self.{alt}" for alt in sig[0].split("|")]
-    return minimal(n.encode() for n in names)
+from mambafix.facts.needles import LAYER_GATE, found, layer_names, minimal  # noqa: F401 - the registry names them here
 
 
 def markers(config) -> tuple[bytes, ...]:

@@ -18,6 +18,30 @@ from mambafix.facts.kinds import ClassSummary
 from mambafix.report.findings import Finding
 
 MAX_ENTRIES = 50_000
+FORMAT = 2  # of an entry (2: findings as rows, summaries as text); part of the store's name
+
+
+class _LazyJSON(dict):
+    """A file's summaries as the cache keeps them: the names now, the JSON text decoded when a
+    cross-file round asks for them."""
+
+    def __init__(self, text: str, names: list[str]) -> None:
+        super().__init__()
+        self._text = text
+        self._names = names
+        self._decoded = False
+
+    def _decode(self) -> None:
+        if not self._decoded:
+            self._decoded = True
+            super().update(json.loads(self._text))
+
+    def keys(self):
+        return self._names if not self._decoded else super().keys()
+
+    def items(self):
+        self._decode()
+        return super().items()
 
 
 def cache_dir() -> Path:
@@ -37,7 +61,7 @@ class ResultCache:
 
     @classmethod
     def open(cls, config) -> "ResultCache":
-        file = cache_dir() / f"results-{config.digest()}.json"
+        file = cache_dir() / f"results-{FORMAT}-{config.digest()}.json"
         try:
             entries = json.loads(file.read_text(encoding="utf-8"))
             if not isinstance(entries, dict):
@@ -60,8 +84,8 @@ class ResultCache:
             return None
         try:
             result = FileResult(
-                findings=[Finding.from_dict(f) for f in raw["findings"]],
-                summaries={k: ClassSummary.from_json(v) for k, v in raw["summaries"].items()},
+                findings=[Finding.from_row(f) for f in raw["findings"]],
+                summaries_json=_LazyJSON(raw["summaries"], raw["summary_names"]),
                 unresolved=set(raw["unresolved"]),
                 model_classes=list(raw["model_classes"]),
             )
@@ -73,8 +97,11 @@ class ResultCache:
     def store(self, data: bytes, path: str, result, variant: str = "") -> None:
         key = self.key(data, path, variant)
         self.entries[key] = {
-            "findings": [f.to_dict() for f in result.findings],
-            "summaries": {k: v.to_json() for k, v in result.summaries.items()},
+            "findings": [f.to_row() for f in result.findings],
+            # kept as text: a warm run reads the names and decodes a file's summaries only if a
+            # cross-file round needs them
+            "summaries": json.dumps({k: v.to_json() for k, v in result.summaries.items()}, separators=(",", ":")),
+            "summary_names": sorted(result.summaries),
             "unresolved": sorted(result.unresolved),
             "model_classes": result.model_classes,
         }

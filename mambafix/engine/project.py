@@ -14,6 +14,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from mambafix.checks.needles import found
 from mambafix.checks.registry import REGISTRY, class_index_codes, needles_for
 from mambafix.config import Config, load_config
 from mambafix.engine.pool import pool_map
@@ -35,11 +36,14 @@ class Prefilter:
         self.enabled = config.prefilter
         self.codes = frozenset(c for c in config.select if c in REGISTRY)
         self.needles = {code: needles_for(code, config) for code in self.codes}
+        self.gates = {code: REGISTRY[code].gate for code in self.codes}
 
     def wanted(self, data: bytes) -> frozenset[str]:
         if not self.enabled:
             return self.codes
-        return frozenset(code for code, needles in self.needles.items() if any(n in data for n in needles))
+        opened = {gate: any(g in data for g in gate) for gate in set(self.gates.values()) if gate}
+        return frozenset(code for code, needles in self.needles.items()
+                         if (not self.gates[code] or opened[self.gates[code]]) and any(found(n, data) for n in needles))
 
 
 # -- running many files -----------------------------------------------------------------
@@ -168,22 +172,23 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
     """Classes in one file that act as Mamba layers or normalized blocks, used in another: read
     the files that use them again with the project-wide index, until nothing new is learnt."""
     index_codes = class_index_codes() & prefilter.codes
-    index: dict[str, ClassSummary] = {}
+    known: set[str] = set()  # the index's names: a round that re-reads nothing decodes no summary
     for result in results.values():
-        index.update(result.summaries)
+        known.update(result.summary_names())
+    index: dict[str, ClassSummary] | None = None
     words: dict[int, frozenset[bytes]] = {}  # the identifiers of each file no check wanted
     pattern = None
     for _ in range(MAX_ROUNDS):
-        if not index or not index_codes:
+        if not known or not index_codes:
             return
-        names = {k.rsplit(".", 1)[-1].encode() for k in index}
+        names = {k.rsplit(".", 1)[-1].encode() for k in known}
         wanted = _CAPITALIZED if all(n[:1].isupper() for n in names) else _IDENTIFIER
         if wanted is not pattern:
             words, pattern = {}, wanted
         redo = []
         for i, (_, data) in enumerate(sources):
             result = results.get(i)
-            if result is not None and result.error is None and _resolves(result.unresolved, index):
+            if result is not None and result.error is None and _resolves(result.unresolved, known):
                 redo.append(i)
             elif result is None:
                 if i not in words:
@@ -192,6 +197,8 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
                     redo.append(i)
         if not redo:
             return
+        if index is None:
+            index = {k: v for result in results.values() for k, v in result.summaries.items()}
         variant = index_digest(index)
         again: dict[int, FileResult] = {}
         for i in redo:
@@ -218,6 +225,7 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
             new = {k: v for k, v in result.summaries.items() if k not in index}
             if new:
                 index.update(new)
+                known.update(new)
                 changed = True
         if not changed:
             return

@@ -12,6 +12,24 @@ from mambafix.report.findings import FileError, Finding
 class FileResult:
     findings: list[Finding] = field(default_factory=list)
     error: FileError | None = None
-    summaries: dict[str, ClassSummary] = field(default_factory=dict)  # this file's layer-like classes
     unresolved: set[str] = field(default_factory=set)  # classes used as layers, defined elsewhere
     model_classes: list[str] = field(default_factory=list)  # classes holding a Mamba stack (smoke's targets)
+    # this file's classes that act as layers, blocks or norms where applied elsewhere; a result read
+    # from the cache keeps them as JSON until a cross-file round needs more than their names
+    summaries_json: dict[str, list] = field(default_factory=dict)
+    _summaries: dict[str, ClassSummary] | None = field(default=None, repr=False)
+
+    @property
+    def summaries(self) -> dict[str, ClassSummary]:
+        if self._summaries is None:
+            self._summaries = {k: ClassSummary.from_json(v) for k, v in self.summaries_json.items()}
+        return self._summaries
+
+    @summaries.setter
+    def summaries(self, value: dict[str, ClassSummary]) -> None:
+        self._summaries = value
+        self.summaries_json = {}
+
+    def summary_names(self):
+        """The qualified names of the summarised classes (decoding nothing)."""
+        return self._summaries.keys() if self._summaries is not None else self.summaries_json.keys()

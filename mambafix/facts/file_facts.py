@@ -11,6 +11,7 @@ from mambafix.facts.applications import StackUse
 from mambafix.facts.families import Families
 from mambafix.facts.kinds import ClassSummary, Kind
 from mambafix.facts.layers import Element, InitInfo
+from mambafix.facts.needles import layer_names
 from mambafix.flow.classes import ClassFlows, analyze_class
 from mambafix.flow.context import Budget
 from mambafix.flow.groups import components
@@ -52,6 +53,7 @@ class FileFacts:
         self._uses: dict[int, list[StackUse]] = {}
         self._flows: dict[int, ClassFlows] = {}
         self.budget = Budget()
+        self._needles: tuple | None = None
 
     @cached_property
     def top_level_classes(self) -> list[cst.ClassDef]:
@@ -109,7 +111,9 @@ class FileFacts:
         """The summary of a class of an installed package, read from its source (never imported)."""
         if qualified in _INSTALLED_ACTIVE:
             return None
-        found = installed.locate_class(qualified)
+        if self._needles is None:
+            self._needles = tuple(layer_names(self.config))
+        found = installed.locate_class(qualified, self._needles)
         if found is None:
             return None
         module_name, tree, name, is_package = found

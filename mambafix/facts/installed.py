@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import libcst as cst
 
+from mambafix.facts.needles import found
 from mambafix.syntax.names import dotted
 
 MAX_SOURCE_BYTES = 2_000_000  # an installed module larger than this is not read
@@ -38,22 +39,31 @@ def _find(module: str, path: tuple[str, ...]) -> str | None:
 
 
 @lru_cache(maxsize=128)
-def parse(path: str) -> cst.Module | None:
+def parse(path: str, needles: tuple) -> cst.Module | None:
+    """The module's tree, where its source holds one of the needles (an SSM layer's name or
+    parameter, or the class a package re-exports); unread otherwise."""
     try:
         if os.path.getsize(path) > MAX_SOURCE_BYTES:
             return None
         with open(path, "rb") as handle:
-            return cst.parse_module(handle.read())
+            data = handle.read()
+        if not any(found(n, data) for n in needles):
+            return None
+        return cst.parse_module(data)
     except (OSError, cst.ParserSyntaxError, RecursionError, UnicodeDecodeError, ValueError):
         return None
 
 
-def locate_class(qualified: str, hops: int = 0) -> tuple[str, cst.Module, str, bool] | None:
+def locate_class(qualified: str, needles: tuple, hops: int = 0) -> tuple[str, cst.Module, str, bool] | None:
     """(module name, its tree, the class's name there, whether the module is a package) for an
-    installed class, or None where no installed source defines it."""
+    installed class whose module can hold an SSM layer (it names one of `needles`), or None.
+    The standard library is never read."""
     module, _, name = qualified.rpartition(".")
-    path = find_module(module) if module else None
-    tree = parse(path) if path is not None else None
+    if not module or module.split(".", 1)[0] in sys.stdlib_module_names:
+        return None
+    path = find_module(module)
+    tree = parse(path, needles + (name.encode(),) if hops == 0 and path.endswith("__init__.py") else needles) \
+        if path is not None else None
     if tree is None:
         return None
     is_package = path.endswith("__init__.py")
@@ -63,7 +73,7 @@ def locate_class(qualified: str, hops: int = 0) -> tuple[str, cst.Module, str, b
     if hops >= MAX_REEXPORTS:
         return None
     origin = _reexport(tree, name, module if is_package else module.rpartition(".")[0])
-    return locate_class(origin, hops + 1) if origin else None
+    return locate_class(origin, needles, hops + 1) if origin else None
 
 
 def _reexport(tree: cst.Module, name: str, package: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from mambafix.flow.transfer import Transfer
+from mambafix.flow.transfer import Transfer, decode, encode
 
 
 class Kind(str, Enum):
@@ -62,16 +62,26 @@ class ClassSummary:
     # where the width argument is a config object: the attribute of it that is the width
     # (`MambaBlock(args)` reading `args.d_model`: the width is `args.d_model` at the call)
     d_model_attr: str | None = None
-    transfer: Transfer | None = None  # the data flow's summary of its forward
+    transfer_text: str | None = None  # the data flow's summary of its forward (flow.transfer.encode)
+
+    @property
+    def transfer(self) -> Transfer | None:
+        return decode(self.transfer_text) if self.transfer_text is not None else None
+
+    @classmethod
+    def of(cls, kind: "Kind", display: str, d_model_param=None, mixer_param=None, d_model_attr=None,
+           transfer: Transfer | None = None) -> "ClassSummary":
+        return cls(kind, display, d_model_param, mixer_param, d_model_attr,
+                   encode(transfer) if transfer is not None else None)
 
     def to_json(self) -> list:
         return [self.kind.value, self.display, list(self.d_model_param) if self.d_model_param else None,
                 list(self.mixer_param) if self.mixer_param else None, self.d_model_attr,
-                self.transfer.to_json() if self.transfer else None]
+                self.transfer_text]
 
     @classmethod
     def from_json(cls, raw: list) -> "ClassSummary":
         mixer = tuple(raw[3]) if len(raw) > 3 and raw[3] else None
         attr = raw[4] if len(raw) > 4 else None
-        transfer = Transfer.from_json(raw[5]) if len(raw) > 5 and raw[5] else None
+        transfer = raw[5] if len(raw) > 5 and isinstance(raw[5], str) else None
         return cls(Kind(raw[0]), raw[1], tuple(raw[2]) if raw[2] else None, mixer, attr, transfer)

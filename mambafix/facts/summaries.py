@@ -31,24 +31,24 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     info = facts.init_info(cls)
     mixer = _mixer_param(init) if info.given is not None else None
     if mixer is not None:
-        return ClassSummary(Kind.OTHER, name, mixer_param=(mixer[1], mixer[2]), transfer=transfer)
+        return ClassSummary.of(Kind.OTHER, name, mixer_param=(mixer[1], mixer[2]), transfer=transfer)
     kind = kind_of(transfer)
     if kind == Kind.OTHER:
         return None
     if kind == Kind.NORM:
-        return ClassSummary(kind, name, transfer=transfer)
+        return ClassSummary.of(kind, name, transfer=transfer)
     base_names = [n for b in cls.bases for n in facts.resolver.candidates(b.value)]
     params = param_names(init)[1:] if init is not None else []
     if facts.families.layers.match_any(base_names) or facts.families.is_ssm(info.attr_names):
         d_param, attr = (("d_model", 0), None) if init is None else _width_param(init, params)
-        return ClassSummary(kind, name, d_param, d_model_attr=attr, transfer=transfer)
+        return ClassSummary.of(kind, name, d_param, d_model_attr=attr, transfer=transfer)
     d_param = None
     for stack in info.stacks.values():
         d_expr = next((e.d_model for e in stack.all_elements() if e.kind == Kind.MAMBA), None)
         if isinstance(d_expr, cst.Name) and d_expr.value in params:
             d_param = (d_expr.value, params.index(d_expr.value))
             break
-    return ClassSummary(kind, name, d_param, transfer=transfer)
+    return ClassSummary.of(kind, name, d_param, transfer=transfer)
 
 
 def _built_from_params(init: cst.FunctionDef) -> list[tuple[str, str]]:

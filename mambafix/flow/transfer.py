@@ -4,7 +4,9 @@ returned element carries."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 SSM_OUT = "ssm"  # a returned value holding the module's own unbounded SSM output
 
@@ -42,3 +44,14 @@ class Transfer:
     @classmethod
     def from_json(cls, raw: list) -> "Transfer":
         return cls(tuple(raw[0]), frozenset(raw[1]), tuple(Part.from_json(p) for p in raw[2]), raw[3], raw[4])
+
+
+def encode(transfer: Transfer) -> str:
+    """A transfer as the compact text the cache and the cross-file index keep."""
+    return json.dumps(transfer.to_json(), separators=(",", ":"))
+
+
+@lru_cache(maxsize=4096)
+def decode(text: str) -> Transfer:
+    """The transfer of `encode`'s text; a warm run decodes each distinct one once."""
+    return Transfer.from_json(json.loads(text))

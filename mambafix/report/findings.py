@@ -38,11 +38,29 @@ class Finding:
                            for line, col, message, cell in self.flow]
         return out
 
+    def to_row(self) -> list:
+        """As the cache keeps it: the fields in order (the flow as plain lists)."""
+        return [self.path, self.line, self.col, self.code, self.name, self.severity, self.message, self.fixable,
+                self.fix_note, self.cell, [list(step) for step in self.flow], self.probe]
+
+    @classmethod
+    def from_row(cls, row: list) -> "Finding":
+        if not isinstance(row, list) or len(row) != 12:
+            raise TypeError("not a cached finding")
+        *head, flow, probe = row
+        return cls(*head, flow=tuple(map(tuple, flow)), probe=probe)
+
     @classmethod
     def from_dict(cls, raw: dict) -> "Finding":
+        """A finding from `to_dict`'s or `to_cache`'s form."""
+        steps = raw.get("flow")
+        if steps is None:
+            return cls(**raw)
         raw = dict(raw)
-        steps = raw.pop("flow", ())
-        return cls(**raw, flow=tuple((s["line"], s["col"], s["message"], s.get("cell")) for s in steps))
+        del raw["flow"]
+        flow = tuple(tuple(s) if isinstance(s, list) else (s["line"], s["col"], s["message"], s.get("cell"))
+                     for s in steps)
+        return cls(**raw, flow=flow)
 
     @property
     def where(self) -> str:
