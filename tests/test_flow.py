@@ -411,3 +411,81 @@ def test_classes_of_installed_packages_are_read_from_their_source(tmp_path, monk
     without_data = replace(config, flow_models=tuple(m for m in config.flow_models if "mambapy" not in m))
     real = user.replace("from ssmkit import Mixer", "from mambapy.mamba import MambaBlock as Mixer")
     assert [f.code for f in check_source(real, "net.py", without_data)] == ["MF001"]
+
+
+def test_module_dicts_and_ordered_sequentials_are_containers():
+    body = """
+    from collections import OrderedDict
+
+    class ByKey(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.blocks = nn.ModuleDict({"a": Mamba(d), "b": Mamba(d)})
+
+        def forward(self, x):
+            for name in self.blocks:
+                x = self.blocks[name](x)
+            return x
+
+    class Values(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.blocks = nn.ModuleDict(dict(a=Mamba(d), b=Mamba(d)))
+
+        def forward(self, x):
+            for key, blk in self.blocks.items():
+                x = blk(x)
+            return x
+
+    class Ordered(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.net = nn.Sequential(OrderedDict([("m1", Mamba(d)), ("mid", BETWEEN), ("m2", Mamba(d))]))
+
+        def forward(self, x):
+            return self.net(x)
+    """
+    assert classes_reported(body.replace("BETWEEN", "nn.GELU()")) == ["ByKey", "Values", "Ordered"]
+    assert classes_reported(body.replace("BETWEEN", "nn.LayerNorm(d)")) == ["ByKey", "Values"]
+
+
+def test_an_unseen_class_or_function_named_as_a_norm_is_one_and_a_seen_one_is_judged_by_its_body():
+    body = """
+    from apex.normalization import FusedLayerNorm
+    from kernels import fused_rms_norm
+
+    class M(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+            self.norm = {norm}
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = {apply}
+            return x
+    """
+    assert classes_reported(body.format(norm="FusedLayerNorm(d)", apply="self.norm(layer(x))")) == []
+    assert classes_reported(body.format(norm="None", apply="fused_rms_norm(layer(x))")) == []
+    seen = body.replace("from apex.normalization import FusedLayerNorm", "\n".join([
+        "class FakeNorm(nn.Module):",
+        "        def forward(self, x):",
+        "            return x * 2",
+    ]))
+    assert classes_reported(seen.format(norm="FakeNorm()", apply="self.norm(layer(x))")) == ["M"]
+
+
+def test_a_data_input_given_by_keyword():
+    body = """
+    class M(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x, params=None):
+            for layer in self.layers:
+                x = layer(hidden_states=x, inference_params=params)
+            return x
+    """
+    assert classes_reported(body) == ["M"]
+    assert classes_reported(body.replace("hidden_states=x,", "hidden_states=F.layer_norm(x, x.shape[-1:]),")) == []

@@ -118,6 +118,8 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
                 plain = isinstance(d_model, (cst.Name, cst.Attribute))
                 d_model = cst.Attribute(value=d_model, attr=cst.Name(summary.d_model_attr)) if plain else None
         return Element(summary.kind, summary.display, expr, d_model, model=summary.transfer)
+    if fam.named_like_a_norm(names) and not (isinstance(expr.func, cst.Name) and expr.func.value in facts.classes):
+        return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=models.NORM)  # unseen, named as one
     return OTHER
 
 
@@ -220,7 +222,8 @@ def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents 
     args = [a for a in call.args if a.keyword is None]
     if not args:
         return None
-    if len(args) == 1 and (args[0].star == "*" or facts.families.module_lists.match_any(facts.resolver.candidates(call.func))):
+    if len(args) == 1 and (args[0].star == "*" or facts.families.module_lists.match_any(facts.resolver.candidates(call.func))
+                           or _mapping_values(facts, args[0].value) is not None):
         return _sequence_of(facts, args[0].value, local)
     starred = [a for a in args if a.star]
     if len(starred) == 1 and starred[0].star == "*" and isinstance(starred[0].value, (cst.ListComp, cst.GeneratorExp)):
@@ -234,6 +237,10 @@ def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents 
 
 
 def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Contents | None:
+    values = _mapping_values(facts, expr)
+    if values is not None:  # ModuleDict({"a": ...}), Sequential(OrderedDict([("a", ...), ...]))
+        elements = tuple(classify(facts, v, local) for v in values)
+        return Contents(elements=elements, count=len(elements), count_text=str(len(elements)), count_fixed=True)
     attr = self_attr(expr)
     if attr is not None and attr in local.stacks and local.stacks[attr].container != Container.SINGLE:
         return local.stacks[attr].contents  # `nn.Sequential(*self.layers)` over a stack built above
@@ -256,6 +263,26 @@ def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Conte
             return None
         elements = tuple(classify(facts, e.value, local) for e in expr.elements)
         return Contents(elements=elements, count=len(elements), count_text=str(len(elements)), count_fixed=True)
+    return None
+
+
+def _mapping_values(facts: Facts, expr: cst.BaseExpression) -> list | None:
+    """The values of a literal mapping of modules: `{"a": m, ...}`, `dict(a=m, ...)`,
+    `OrderedDict([("a", m), ...])`; None for anything else."""
+    if isinstance(expr, cst.Dict):
+        return [e.value for e in expr.elements] if all(isinstance(e, cst.DictElement) for e in expr.elements) else None
+    if not isinstance(expr, cst.Call):
+        return None
+    name = facts.resolver.qualify(expr.func)
+    if name in ("dict",) and all(a.keyword is not None for a in expr.args):
+        return [a.value for a in expr.args]
+    if name in ("collections.OrderedDict", "OrderedDict", "dict") and len(expr.args) == 1:
+        pairs = expr.args[0].value
+        if isinstance(pairs, cst.Dict):
+            return _mapping_values(facts, pairs)
+        if isinstance(pairs, (cst.List, cst.Tuple)) and all(
+                isinstance(e.value, cst.Tuple) and len(e.value.elements) == 2 for e in pairs.elements):
+            return [e.value.elements[1].value for e in pairs.elements]
     return None
 
 

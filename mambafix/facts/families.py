@@ -4,6 +4,7 @@ extras), as matchers and models."""
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 
 from mambafix.flow.models import Transfer, transfer_from_data
 from mambafix.syntax.names import Family
@@ -20,6 +21,7 @@ class Families:
         self.sequentials = Family(config.sequential_classes)
         self.ssm_signatures = tuple(tuple(frozenset(part.split("|")) for part in sig) for sig in config.ssm_signatures)
         self.self_normalizing = dict(config.self_normalizing_layers)  # class -> flag that turns its norm off
+        self.norm_name_patterns, self.norm_function_patterns = config.norm_patterns
         lists = dict(config.flow_lists)
         self.lists = {key: Family(values) for key, values in lists.items()}
         self.words = {key: frozenset(values) for key, values in lists.items()}  # method and attribute names
@@ -43,6 +45,11 @@ class Families:
     def word(self, key: str, name: str) -> bool:
         """Whether a method or attribute name is in the rules/models.toml list `key`."""
         return name in self.words.get(key, ())
+
+    def named_like_a_norm(self, names: list[str], function: bool = False) -> bool:
+        """Whether a name's last part says a normalization (rules/families.toml's patterns)."""
+        patterns = self.norm_function_patterns if function else self.norm_name_patterns
+        return any(fnmatchcase(n.rsplit(".", 1)[-1], p) for n in names for p in patterns)
 
     def model(self, names: list[str]) -> Transfer | None:
         for name in names:

@@ -18,6 +18,7 @@ from mambafix.syntax.nodes import code
 MAX_SEQUENTIAL_TRIPS = 4
 _MODULE_METHODS = ("forward", "__call__")
 _LIST_METHODS = ("append", "extend", "insert", "add")
+_CONTAINER_VIEWS = ("values", "children", "modules")
 
 
 class CallEval(ExprEval):
@@ -75,6 +76,8 @@ class CallEval(ExprEval):
                 return self.call_value(node, base, args, kwargs)
             if name in MODULE_RETURNING:
                 return base
+            if name in _CONTAINER_VIEWS:  # `self.blocks.values()`, `.children()`: the modules it holds
+                return self.iterated(base)
             if name in _LIST_METHODS and isinstance(func.value, cst.Name):
                 return self.list_add(func.value.value, base, args, env)
             return self.carry(node, args, kwargs, "")  # a sub-module or a method of a module: not followed
@@ -145,7 +148,7 @@ class CallEval(ExprEval):
         return out
 
     def apply(self, transfer: Transfer, args, kwargs, site, text: str) -> V:
-        bound = _bind(transfer, args, kwargs)
+        bound = _bind(transfer, args, kwargs, self.facts.families.words.get("option_keywords", frozenset()))
         if transfer.ssm:
             self.ctx.saw_ssm = True
         for i in transfer.sinks:
@@ -229,6 +232,8 @@ class CallEval(ExprEval):
         last = names[0].rsplit(".", 1)[-1] if names else ""
         if last[:1].isupper() or (isinstance(ref.expr, cst.Name) and ref.expr.value in facts.classes):
             return self.construct(node, ref, names)
+        if fam.named_like_a_norm(names, function=True):  # an unseen function named as a norm
+            return self.apply(models.NORM, args[:1], {}, None, "")
         return self.carry(node, args, kwargs, last)
 
     def construct(self, node: cst.Call, ref: Ref, names: list[str]) -> V:
@@ -282,16 +287,23 @@ class CallEval(ExprEval):
         return with_step(union(values), self.stmt, text)
 
 
-def _bind(transfer: Transfer, args: list[V], kwargs: dict[str, V]) -> list[V]:
-    """The call's values for the transfer's parameters, by position and by keyword."""
+def _bind(transfer: Transfer, args: list[V], kwargs: dict[str, V], options: frozenset) -> list[V]:
+    """The call's values for the transfer's parameters, by position and by keyword; a data input
+    given by a keyword of another name (`layer(hidden_states=x)`) is the first keyword that is
+    not an option."""
     if transfer.variadic:
         return [union([*args, *(v for k, v in kwargs.items() if k != "**")])]
     bound: list[V] = [NONE_V] * len(transfer.params)
     for i, value in enumerate(args[: len(bound)]):
         bound[i] = value
+    named = False
     for key, value in kwargs.items():
         if key in transfer.params:
             bound[transfer.params.index(key)] = value
+            named = named or transfer.params.index(key) == 0
+    if bound and not args and not named:
+        bound[0] = next((v for k, v in kwargs.items() if k != "**" and k not in options and k not in transfer.params),
+                        NONE_V)
     return bound
 
 

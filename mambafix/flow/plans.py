@@ -19,7 +19,7 @@ from mambafix.syntax.walk import walk
 
 def plan(facts, cls: cst.ClassDef, group: list[Flow]) -> StackUse:
     sites = sites_of(group)
-    flow = group[0]
+    flow = next((f for f in group if f.source is not f.sink and f.source.call is f.sink.call), group[0])
     extra = {"flows": tuple(group), "path": describe(flow), "path_nodes": tuple(path_nodes(flow))}
     stackless = next((s for s in sites if s.mod is None or s.mod.stack is None), None)
     if stackless is not None:
