@@ -489,3 +489,41 @@ def test_a_data_input_given_by_keyword():
     """
     assert classes_reported(body) == ["M"]
     assert classes_reported(body.replace("hidden_states=x,", "hidden_states=F.layer_norm(x, x.shape[-1:]),")) == []
+
+
+def test_cross_file_rounds_read_again_only_files_that_can_import_a_known_class(tmp_path):
+    """A file no check wanted is read in a cross-file round where it can reach a class the index
+    knows (an import binds its name, or it reads it as a module's attribute) and defines a class
+    (findings are in classes); a mention in prose, or a script with no class, is not read."""
+    from mambafix.engine.project import check_paths
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "blocks.py").write_text(HEADER + dedent("""
+        class Wrap(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.inner = Mamba(d)
+
+            def forward(self, x):
+                return self.inner(x)
+    """))
+    stack = dedent("""
+        class {name}(nn.Module):
+            def __init__(self, d, n=4):
+                super().__init__()
+                self.layers = nn.ModuleList([{ctor}(d) for _ in range(n)])
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = layer(x)
+                return x
+    """)
+    (pkg / "by_name.py").write_text("import torch.nn as nn\nfrom .blocks import Wrap\n\n" + stack.format(name="ByName", ctor="Wrap"))
+    (pkg / "by_module.py").write_text("import torch.nn as nn\nimport pkg.blocks as b\n\n" + stack.format(name="ByModule", ctor="b.Wrap"))
+    (pkg / "prose.py").write_text('"""Wrap is described in pkg.blocks."""\n\n\nclass Note:\n    pass\n')
+    (pkg / "script.py").write_text("from pkg.blocks import Wrap\n\nprint(Wrap)\n")
+    report = check_paths([pkg], load_config([tmp_path]), cache=False)
+    assert sorted(headline(f.message).split(":")[0] for f in report.findings) == ["ByModule.layers", "ByName.layers"]
+    assert report.files_parsed == 3  # blocks.py, then the two that import Wrap; not prose.py, not script.py

@@ -182,6 +182,10 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
         if not known or not index_codes:
             return
         names = {k.rsplit(".", 1)[-1].encode() for k in known}
+        modules: dict[bytes, set[bytes]] = {}  # class name -> the parts of the modules defining it
+        for key in known:
+            *path, name = key.split(".")
+            modules.setdefault(name.encode(), set()).update(p.encode() for p in path)
         wanted = _CAPITALIZED if all(n[:1].isupper() for n in names) else _IDENTIFIER
         if wanted is not pattern:
             words, pattern = {}, wanted
@@ -190,10 +194,10 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
             result = results.get(i)
             if result is not None and result.error is None and _resolves(result.unresolved, known):
                 redo.append(i)
-            elif result is None:
+            elif result is None and b"class " in data:  # a finding is always in a class
                 if i not in words:
-                    words[i] = frozenset(pattern.findall(data))
-                if not names.isdisjoint(words[i]):
+                    words[i] = _imported(data, pattern)
+                if _imports_one(words[i] & names, modules, data):
                     redo.append(i)
         if not redo:
             return
@@ -229,6 +233,27 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
                 changed = True
         if not changed:
             return
+
+
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)", re.MULTILINE)
+_ATTRIBUTE = re.compile(rb"\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _imported(data: bytes, pattern) -> frozenset[bytes]:
+    """The names a file can reach a class of another file by: those its imports bind, and those
+    it reads as a module's attribute (`blocks.Wrap`)."""
+    out: set[bytes] = set()
+    for match in _IMPORT.finditer(data):
+        out.update(pattern.findall(match.group(1)))
+    out.update(n for n in _ATTRIBUTE.findall(data) if pattern.fullmatch(n))
+    return frozenset(out)
+
+
+def _imports_one(named: set[bytes], modules: dict[bytes, set[bytes]], data: bytes) -> bool:
+    """Whether a file that names these index classes can import one: the import of a class
+    (`from pkg.blocks import Wrap`, `from .blocks import Wrap`, `from pkg import Wrap`, `blocks.Wrap`)
+    spells a part of the path of a module that defines it."""
+    return any(part in data for name in named for part in modules.get(name, ()))
 
 
 def _resolves(unresolved: set[str], index: dict) -> bool:
