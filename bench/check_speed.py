@@ -86,13 +86,17 @@ def paired(label: str, cmd_a: list[str], cmd_b: list[str], env_a: dict, env_b: d
           f" (pairs {min(ratios):.2f}-{max(ratios):.2f}, n={n})")
 
 
-def versus(checkout: Path, mambafix: list[str], stdlib: Path, dense: Path, tmp: Path, env: dict, n: int) -> None:
-    """This mambafix (A) against another checkout's (B), interleaved, on the same trees."""
-    base = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(checkout)!r}); sys.argv[0] = 'mambafix'; "
+def launcher(checkout: Path) -> list[str]:
+    """The mambafix of a checkout, started the same way for both sides of a comparison."""
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(checkout)!r}); sys.argv[0] = 'mambafix'; "
                                   "from mambafix.cli import main; main()"]
+
+
+def versus(checkout: Path, stdlib: Path, dense: Path, tmp: Path, env: dict, n: int) -> None:
+    """This checkout's mambafix (A) against another's (B), interleaved, on the same trees."""
+    mambafix, base = launcher(ROOT), launcher(checkout)
     env_a, env_b = dict(env, MAMBAFIX_CACHE_DIR=str(tmp / "cache-a")), dict(env, MAMBAFIX_CACHE_DIR=str(tmp / "cache-b"))
-    print(f"
-A = this checkout, B = {checkout}")
+    print(f"\nA = this checkout, B = {checkout}")
     paired("sparse cold", mambafix + ["check", "--no-cache", "--exit-zero", str(stdlib)],
            base + ["check", "--no-cache", "--exit-zero", str(stdlib)], env_a, env_b, n)
     paired("dense cold", mambafix + ["check", "--no-cache", "--exit-zero", str(dense)],
@@ -170,7 +174,7 @@ def main() -> None:
         row("torchfix", t_torchfix, t_cold, "mambafix cold")
 
         if args.vs is not None:
-            versus(args.vs, mambafix, stdlib, dense, tmp, env, max(args.repeat, 5))
+            versus(args.vs, stdlib, dense, tmp, env, max(args.repeat, 5))
 
         print("\nstart-up")
         row("python -c pass (baseline)", timed([sys.executable, "-c", "pass"], env, args.repeat))

@@ -50,7 +50,7 @@ class Config:
     markers: tuple[str, ...]
     print_functions: tuple[str, ...]
     pure_calls: tuple[str, ...]
-    norm_patterns: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # class and function name patterns
+    norm_patterns: tuple[tuple[str, ...], ...] = ((), (), ())  # class, function and attribute name patterns
     flow_lists: tuple[tuple[str, tuple[str, ...]], ...] = ()  # rules/models.toml's lists, by key
     flow_models: tuple[str, ...] = ()  # its [[models]] entries, each as JSON
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
@@ -115,7 +115,8 @@ def default_config() -> Config:
         markers=tuple(data["markers"]),
         print_functions=tuple(data["print_functions"]),
         pure_calls=tuple(data["pure_calls"]),
-        norm_patterns=(tuple(families.get("norm_name_patterns", ())), tuple(families.get("norm_function_patterns", ()))),
+        norm_patterns=tuple(tuple(families.get(key, ())) for key in
+                            ("norm_name_patterns", "norm_function_patterns", "norm_attribute_patterns")),
         **models_fields(load_models()),
     )
 

@@ -967,4 +967,95 @@ class Named(nn.Module):
             x = getattr(self, f"mamba{i}")(x)
         return x
 """, "Named"),
+    _case("conditioned-norm-before-each-mixer", "Axect/VaTD_impl@92c3f79 model_mamba.py", IMPORTS + """
+class ConditionedNorm(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.to_scale_shift = nn.Linear(d, 2 * d)
+
+    def forward(self, x, cond):
+        scale, shift = self.to_scale_shift(cond).chunk(2, dim=-1)
+        return (1.0 + scale.unsqueeze(1)) * self.norm(x) + shift.unsqueeze(1)
+
+
+class Backbone(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.mixers = nn.ModuleList([Mamba(d) for _ in range(n)])
+        self.conds = nn.ModuleList([ConditionedNorm(d) for _ in range(n)])
+        self.final = nn.LayerNorm(d)
+
+    def forward(self, x, cond=None):
+        cond = x.mean(1) if cond is None else cond
+        for adapt, mixer in zip(self.conds, self.mixers):
+            x = x + mixer(adapt(x, cond))
+        return self.final(x)
+"""),
+    _case("block-subclass-norms-built-by-its-base", "geniegeist/ts_mamba@086b730 ts_mamba/model.py", IMPORTS + """
+from functools import partial
+
+from mamba_ssm.modules.block import Block
+
+
+class DroppedBlock(Block):
+    def __init__(self, *args, p=0.1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.drop = nn.Dropout(p)
+
+    def forward(self, hidden, residual=None):
+        residual = hidden + residual if residual is not None else hidden
+        hidden = self.norm(residual)
+        return self.drop(self.mixer(hidden)), residual
+
+
+class Backbone(nn.Module):
+    def __init__(self, d_model, n_layer=4):
+        super().__init__()
+        self.layers = nn.ModuleList([DroppedBlock(d_model, partial(Mamba), nn.Identity, norm_cls=nn.LayerNorm)
+                                     for _ in range(n_layer)])
+        self.norm_f = nn.LayerNorm(d_model)
+
+    def forward(self, x):
+        residual = None
+        for layer in self.layers:
+            x, residual = layer(x, residual)
+        return self.norm_f(x + residual)
+"""),
+    _case("layer-named-before-it-is-appended", "supreme-gg-gg/psc-iv-curves-attention-tcn@7dac7e9 src/models/mamba.py",
+          IMPORTS + """
+class Curves(nn.Module):
+    def __init__(self, d_model, num_layers=4):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        for i in range(num_layers):
+            layer = Mamba(d_model=d_model)
+            layer.layer_idx = i
+            self.layers.append(layer)
+        self.head = nn.Linear(d_model, 2)
+
+    def forward(self, x):
+        h = x
+        for layer in self.layers:
+            h = layer(h, inference_params=None)
+        return self.head(h)
+""", "Curves"),
+    _case("layer-built-by-a-helper-method", "mrcha033/YunMin-mamba-v1@ae83175 models/sgh_peft.py", IMPORTS + """
+class Adapted(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        for i in range(n):
+            self.layers.append(self._make(d, i))
+
+    def _make(self, d, index):
+        block = Mamba(d_model=d)
+        block.layer_idx = index
+        return block
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = x + layer(x)
+        return x
+""", "Adapted"),
 ]

@@ -30,6 +30,7 @@ class Locals:
         self.defaults = defaults
         self.given = given  # a class parameter taken to be an SSM layer (a block given its mixer)
         self.consts: dict = {}  # local names bound to a constant
+        self.methods: dict = {}  # the class's methods, where a helper method may build a layer
         self.exprs: dict[str, cst.BaseExpression] = {}
         self.lists: dict[str, Contents] = {}
         self.started: dict[str, cst.BaseExpression] = {}  # what an append-built name was first
@@ -104,7 +105,7 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         return Element(Kind.OTHER, names[0].rsplit(".", 1)[-1], expr, model=models.BOUNDED)
     if fam.normalized_blocks.match_any(names):
         return Element(Kind.NORMALIZED, names[0].rsplit(".", 1)[-1], expr, model=models.NORMALIZED_BLOCK)
-    built = _factory_element(facts, expr, depth)
+    built = _factory_element(facts, expr, depth, local)
     if built is not None:
         return built
     summary = facts.summary_for(expr.func)
@@ -165,17 +166,23 @@ def _block_with_mixer(facts: Facts, call: cst.Call, summary, local: Locals | Non
     return OTHER
 
 
-def _factory_element(facts: Facts, call: cst.Call, depth: int) -> Element | None:
-    """What a module-level function of the file returns when it builds one layer
-    (`def create_block(d_model, ...): ...; return block`). A width that is one of the
-    function's parameters is read from the call's argument for it; any other is unknown."""
-    if not (isinstance(call.func, cst.Name) and call.func.value in facts.functions):
+def _factory_element(facts: Facts, call: cst.Call, depth: int, caller: Locals | None = None) -> Element | None:
+    """What a module-level function of the file, or a method of the class, returns when it
+    builds one layer (`def create_block(d_model, ...): ...; return block`). A width that is one of
+    its parameters is read from the call's argument for it; any other is unknown."""
+    helper = self_attr(call.func)
+    if isinstance(call.func, cst.Name) and call.func.value in facts.functions:
+        func, skip = facts.functions[call.func.value], 0
+    elif helper is not None and caller is not None and helper in caller.methods and helper != "__init__":
+        func, skip = caller.methods[helper], 1
+    else:
         return None
-    for local, value in _returns(facts, facts.functions[call.func.value]):
+    for local, value in _returns(facts, func):
+        local.methods = caller.methods if caller is not None else {}
         element = classify(facts, value, local, depth + 1)
-        if element.kind == Kind.OTHER:
+        if element.kind == Kind.OTHER and element.model is None:
             return None
-        return replace(_in_caller(element, call, list(local.defaults), frozenset()), ctor=call)
+        return replace(_in_caller(element, call, list(local.defaults)[skip:], frozenset()), ctor=call)
     return None
 
 

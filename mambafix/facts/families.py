@@ -21,7 +21,7 @@ class Families:
         self.sequentials = Family(config.sequential_classes)
         self.ssm_signatures = tuple(tuple(frozenset(part.split("|")) for part in sig) for sig in config.ssm_signatures)
         self.self_normalizing = dict(config.self_normalizing_layers)  # class -> flag that turns its norm off
-        self.norm_name_patterns, self.norm_function_patterns = config.norm_patterns
+        self.norm_name_patterns, self.norm_function_patterns, self.norm_attribute_patterns = config.norm_patterns
         lists = dict(config.flow_lists)
         self.lists = {key: Family(values) for key, values in lists.items()}
         self.words = {key: frozenset(values) for key, values in lists.items()}  # method and attribute names
@@ -50,6 +50,10 @@ class Families:
         """Whether a name's last part says a normalization (rules/families.toml's patterns)."""
         patterns = self.norm_function_patterns if function else self.norm_name_patterns
         return any(fnmatchcase(n.rsplit(".", 1)[-1], p) for n in names for p in patterns)
+
+    def attribute_like_a_norm(self, attr: str) -> bool:
+        """Whether an attribute's name says it holds a norm (`self.norm2`, `self.ln_f`)."""
+        return any(fnmatchcase(attr.lower(), p) for p in self.norm_attribute_patterns)
 
     def model(self, names: list[str]) -> Transfer | None:
         for name in names:

@@ -147,10 +147,11 @@ class FileFacts:
         return [use for cls in self.all_classes for use in self.stack_uses(cls)]
 
     def summaries(self) -> dict[str, ClassSummary]:
-        """Summaries of this file's module-level layer-like classes, keyed by qualified name."""
+        """Summaries of this file's module-level classes that do more than carry every input on
+        (layers, blocks, norms, a module that bounds one of its inputs), by qualified name."""
         out = {}
         for cls in self.top_level_classes:
             summary = self.class_summary(cls.name.value)
-            if summary is not None and (summary.kind in (Kind.MAMBA, Kind.NORMALIZED, Kind.NORM) or summary.mixer_param):
+            if summary is not None:  # layers, blocks, norms, and modules that bound some input
                 out[f"{self.module_name}.{cls.name.value}" if self.module_name else cls.name.value] = summary
         return out

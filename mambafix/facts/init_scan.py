@@ -43,6 +43,7 @@ def read_init(facts: Facts, cls: cst.ClassDef) -> InitInfo:
     if init is not None:
         info.given = given_param(facts, init)
         local = Locals(param_defaults(init), info.stacks, given=info.given)
+        local.methods = methods
         _scan_block(facts, init.body, info, local, methods, 0, {})
     return info
 
@@ -63,9 +64,9 @@ def given_param(facts: Facts, init: cst.FunctionDef) -> str | None:
 
 def _scan_block(facts: Facts, block, info: InitInfo, local: Locals, methods: dict, depth: int, where: dict) -> None:
     for stmt in statements(block):
-        if isinstance(stmt, cst.For):
-            _scan_append_loop(facts, stmt, info, local)
+        if isinstance(stmt, cst.For):  # the body's own assignments first: `layer = Mamba(d); layers.append(layer)`
             _scan_block(facts, stmt.body, info, local, methods, depth, where)
+            _scan_append_loop(facts, stmt, info, local)
         elif isinstance(stmt, cst.If):
             test = init_const(stmt.test, local, info)
             if test is NOCONST or test:
@@ -88,6 +89,7 @@ def _scan_small(facts, small, stmt, block, info: InitInfo, local: Locals, method
         if helper in methods and helper != "__init__" and depth < _MAX_HELPER_DEPTH:
             # `self._build_layers(...)`: the helper assigns attributes too
             inner = Locals(param_defaults(methods[helper]), info.stacks)
+            inner.methods = methods
             _scan_block(facts, methods[helper].body, info, inner, methods, depth + 1, where)
         elif isinstance(call.func, cst.Name) and call.func.value == "setattr" and len(call.args) >= 3:
             _scan_setattr(facts, call, small, stmt, info, local, where, block)

@@ -33,8 +33,8 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     if mixer is not None:
         return ClassSummary.of(Kind.OTHER, name, mixer_param=(mixer[1], mixer[2]), transfer=transfer)
     kind = kind_of(transfer)
-    if kind == Kind.OTHER:
-        return None
+    if kind == Kind.OTHER:  # no SSM, no norm of its own output: what it carries, and what it does not
+        return None if carries_everything(transfer) else ClassSummary.of(kind, name, transfer=transfer)
     if kind == Kind.NORM:
         return ClassSummary.of(kind, name, transfer=transfer)
     base_names = [n for b in cls.bases for n in facts.resolver.candidates(b.value)]
@@ -49,6 +49,12 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
             d_param = (d_expr.value, params.index(d_expr.value))
             break
     return ClassSummary.of(kind, name, d_param, transfer=transfer)
+
+
+def carries_everything(transfer) -> bool:
+    """A transfer no different, for its data input, from an unknown module's: no sink, and its
+    first parameter carried to every output (what it does to its options does not matter)."""
+    return not transfer.sinks and bool(transfer.params) and all(0 in p.taint for p in transfer.parts)
 
 
 def _built_from_params(init: cst.FunctionDef) -> list[tuple[str, str]]:

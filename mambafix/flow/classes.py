@@ -65,9 +65,9 @@ def unseen_scan(seen: Transfer, base: Transfer | None, normed: bool) -> Transfer
     bounded = all(not p.taint for p in seen.parts)
     if bounded:
         return models.SELF_NORMALIZED_SSM
-    if normed:
-        part = seen.parts[0]
-        return Transfer(seen.params, frozenset(), (Part(part.taint | {SSM_OUT}, part.deps),), False, True)
+    if normed:  # its first returned element is the scan's output
+        first, *rest = seen.parts
+        return Transfer(seen.params, frozenset(), (Part(first.taint | {SSM_OUT}, first.deps), *rest), seen.is_tuple, True)
     return base or models.SSM
 
 

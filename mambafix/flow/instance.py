@@ -80,6 +80,9 @@ class Instance:
             value = V(mods=frozenset({Func(self.methods[name], bound=True)}))
         elif name in info.consts:
             value = const(info.consts[name]) if info.consts[name] is not NOCONST else V()
+        elif name not in info.attr_names and self.facts.families.attribute_like_a_norm(name):
+            # built where the analysis cannot see (a base class's __init__), named as a norm
+            value = V(mods=frozenset({Mod(f"self.{name}", models.NORM, attr=name, cls=self.cls)}))
         if value is not None:
             self._attrs[name] = value
         return value
