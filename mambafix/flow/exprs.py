@@ -39,53 +39,39 @@ class ExprEval:
 
     def ev(self, node: cst.BaseExpression, env: dict) -> V:
         self.ctx.tick()
-        kind = type(node)
-        if kind is cst.Name:
-            return self.name(node.value, env)
-        if kind is cst.Attribute:
-            return self.attribute(node, env)
-        if kind is cst.Call:
-            return self.call(node, env)
-        if kind is cst.Subscript:
-            return self.subscript(node, env)
-        if kind is cst.BinaryOperation:
-            return self.binary(node, env)
-        if kind is cst.UnaryOperation:
-            value = self.ev(node.expression, env)
-            if isinstance(node.operator, cst.Not):
-                return const(not value.const) if value.const is not NOCONST else V()
-            if isinstance(node.operator, cst.Minus) and isinstance(value.const, (int, float)):
-                return const(-value.const)
-            return union([value])
-        if kind is cst.BooleanOperation:
-            return self.boolean(node, env)
-        if kind is cst.Comparison:
-            return self.comparison(node, env)
-        if kind is cst.IfExp:
-            test = self.ev(node.test, env)
-            if test.const is not NOCONST:
-                return self.ev(node.body if test.const else node.orelse, env)
-            return join(self.ev(node.body, env), self.ev(node.orelse, env))
-        if kind in (cst.Tuple, cst.List):
-            return self.sequence(node.elements, env)
-        if kind is cst.Set:
-            return union([self.ev(e.value, env) for e in node.elements])
-        if kind is cst.Dict:
-            return union([self.ev(e.value, env) for e in node.elements])
-        if kind in (cst.ListComp, cst.GeneratorExp, cst.SetComp):
-            return self.comprehension(node, node.elt, env)
-        if kind is cst.DictComp:
-            return self.comprehension(node, node.value, env)
-        if kind is cst.NamedExpr:
-            value = self.ev(node.value, env)
-            self.assign(node.target, value, env)
-            return value
-        if kind is cst.StarredElement:
-            return self.ev(node.value, env)
-        if kind in (cst.Await,):
-            return self.ev(node.expression, env)
+        handler = _HANDLERS.get(type(node))
+        if handler is not None:
+            return handler(self, node, env)
         value = literal(node)
         return const(value) if value is not NOCONST else NONE_V
+
+    def _name(self, node: cst.Name, env: dict) -> V:
+        return self.name(node.value, env)
+
+    def unary(self, node: cst.UnaryOperation, env: dict) -> V:
+        value = self.ev(node.expression, env)
+        if isinstance(node.operator, cst.Not):
+            return const(not value.const) if value.const is not NOCONST else V()
+        if isinstance(node.operator, cst.Minus) and isinstance(value.const, (int, float)):
+            return const(-value.const)
+        return union([value])
+
+    def if_expression(self, node: cst.IfExp, env: dict) -> V:
+        test = self.ev(node.test, env)
+        if test.const is not NOCONST:
+            return self.ev(node.body if test.const else node.orelse, env)
+        return join(self.ev(node.body, env), self.ev(node.orelse, env))
+
+    def _elements(self, node, env: dict) -> V:
+        return self.sequence(node.elements, env)
+
+    def _values(self, node, env: dict) -> V:  # a set or dict literal: its values together
+        return union([self.ev(e.value, env) for e in node.elements])
+
+    def _walrus(self, node: cst.NamedExpr, env: dict) -> V:
+        value = self.ev(node.value, env)
+        self.assign(node.target, value, env)
+        return value
 
     # -- names ------------------------------------------------------------------------------
     def name(self, name: str, env: dict) -> V:
@@ -254,6 +240,21 @@ def scaled(op, left: V, right: V) -> V:
         cancel = stat = inv = EMPTY
     taint = out.taint - cancel
     return V(taint, out.deps, stat=stat, inv=inv, steps=tuple(p for p in out.steps if p[0] in taint))
+
+
+_HANDLERS = {
+    cst.Name: ExprEval._name, cst.Attribute: ExprEval.attribute,
+    cst.Call: lambda self, n, env: self.call(n, env), cst.Subscript: ExprEval.subscript,  # call: CallEval's
+    cst.BinaryOperation: ExprEval.binary, cst.UnaryOperation: ExprEval.unary, cst.BooleanOperation: ExprEval.boolean,
+    cst.Comparison: ExprEval.comparison, cst.IfExp: ExprEval.if_expression, cst.Tuple: ExprEval._elements,
+    cst.List: ExprEval._elements, cst.Set: ExprEval._values, cst.Dict: ExprEval._values,
+    cst.ListComp: lambda self, n, env: self.comprehension(n, n.elt, env),
+    cst.GeneratorExp: lambda self, n, env: self.comprehension(n, n.elt, env),
+    cst.SetComp: lambda self, n, env: self.comprehension(n, n.elt, env),
+    cst.DictComp: lambda self, n, env: self.comprehension(n, n.value, env),
+    cst.NamedExpr: ExprEval._walrus, cst.StarredElement: lambda self, n, env: self.ev(n.value, env),
+    cst.Await: lambda self, n, env: self.ev(n.expression, env),
+}
 
 
 def _const_of(v: V):
