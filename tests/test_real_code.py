@@ -8,7 +8,6 @@ Two stacks (forward and backward over a flipped sequence) of layers with only dr
 them. The authors' fix (eaf9a1e) zips a ModuleList of LayerNorms with each stack.
 """
 
-import shutil
 
 import pytest
 

@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 from mambafix.engine.results import FileResult
-from mambafix.facts.kinds import ClassSummary
 from mambafix.report.findings import Finding
 
 MAX_ENTRIES = 50_000

@@ -11,7 +11,7 @@ from dataclasses import replace
 import libcst as cst
 
 from mambafix.facts.kinds import Container, Kind
-from mambafix.facts.layers import OTHER, Contents, Element, InitInfo, Stack
+from mambafix.facts.layers import OTHER, Contents, Element, InitInfo
 from mambafix.facts.protocol import Facts
 from mambafix.facts.consts import init_const
 from mambafix.flow import models

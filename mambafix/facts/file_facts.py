@@ -9,7 +9,7 @@ import libcst as cst
 from mambafix.facts import builds, init_scan, installed, summaries
 from mambafix.facts.applications import StackUse
 from mambafix.facts.families import Families
-from mambafix.facts.kinds import ClassSummary, Kind
+from mambafix.facts.kinds import ClassSummary
 from mambafix.facts.layers import Element, InitInfo
 from mambafix.facts.needles import layer_names
 from mambafix.flow.classes import ClassFlows, analyze_class

@@ -13,7 +13,6 @@ vanishing gradient.
 from __future__ import annotations
 
 import inspect
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
