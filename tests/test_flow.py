@@ -527,3 +527,57 @@ def test_cross_file_rounds_read_again_only_files_that_can_import_a_known_class(t
     report = check_paths([pkg], load_config([tmp_path]), cache=False)
     assert sorted(headline(f.message).split(":")[0] for f in report.findings) == ["ByModule.layers", "ByName.layers"]
     assert report.files_parsed == 3  # blocks.py, then the two that import Wrap; not prose.py, not script.py
+
+
+def test_attributes_and_methods_inherited_from_a_class_of_the_file():
+    body = """
+    class Base(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def step(self, layer, x):
+            return F.gelu(layer(x))
+
+    class Child(Base):
+        def forward(self, x):
+            for layer in self.layers:
+                x = self.step(layer, x)
+            return x
+    """
+    found = run_check(HEADER + dedent(body), select=("MF001",))
+    assert [f.message.split(".", 1)[0] for f in found] == ["Child"]
+    assert "helper function" in found[0].fix_note  # applied inside the inherited step()
+    direct = run_check(HEADER + dedent(body.replace("x = self.step(layer, x)", "x = layer(x)")), select=("MF001",))
+    assert "not built in __init__" in direct[0].fix_note  # the base's to rewrite, not the subclass's
+
+
+def test_a_module_dict_built_by_a_comprehension_and_recurrent_layers_between():
+    body = """
+    class Keyed(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleDict({f"l{i}": Mamba(d) for i in range(n)})
+
+        def forward(self, x):
+            for k in self.layers:
+                x = self.layers[k](x)
+            return x
+
+    class Recurrent(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.m1 = Mamba(d)
+            self.between = RNN
+            self.m2 = Mamba(d)
+
+        def forward(self, x):
+            x = self.m1(x)
+            x, _ = self.between(x)
+            return self.m2(x)
+    """
+    found = run_check(HEADER + dedent(body.replace("RNN", "nn.LSTM(d, d, batch_first=True)")), select=("MF001",))
+    assert [f.message.split(".", 1)[0] for f in found] == ["Keyed"]
+    assert "ModuleDict" in found[0].fix_note
+    carried = body.replace("RNN", "nn.MultiheadAttention(d, 4, batch_first=True)")
+    assert classes_reported(carried) == ["Keyed", "Recurrent"]  # attention carries its values' scale

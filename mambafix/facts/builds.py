@@ -230,7 +230,7 @@ def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents 
     if not args:
         return None
     if len(args) == 1 and (args[0].star == "*" or facts.families.module_lists.match_any(facts.resolver.candidates(call.func))
-                           or _mapping_values(facts, args[0].value) is not None):
+                           or _mapping_values(facts, args[0].value) is not None or isinstance(args[0].value, cst.DictComp)):
         return _sequence_of(facts, args[0].value, local)
     starred = [a for a in args if a.star]
     if len(starred) == 1 and starred[0].star == "*" and isinstance(starred[0].value, (cst.ListComp, cst.GeneratorExp)):
@@ -255,6 +255,8 @@ def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Conte
         if expr.value in local.lists:  # an append-built local list
             return local.lists[expr.value]
         expr = local.exprs.get(expr.value, expr)
+    if isinstance(expr, cst.DictComp):  # ModuleDict({f"l{i}": Mamba(d) for i in range(n)})
+        expr = cst.ListComp(elt=expr.value, for_in=expr.for_in)
     if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
         element = classify(facts, expr.elt, local)
         count, text = range_count(expr.for_in.iter, local.defaults)

@@ -38,7 +38,10 @@ def read_init(facts: Facts, cls: cst.ClassDef) -> InitInfo:
                     targets = [t.target for t in small.targets]
                 elif isinstance(small, cst.AnnAssign):
                     targets = [small.target]
-                info.attr_names.update(a for a in map(self_attr, targets) if a)
+                for target in targets:  # `self.A, self.B = ...` too
+                    parts = [e.value for e in target.elements] if isinstance(target, (cst.Tuple, cst.List)) else [target]
+                    info.attr_names.update(a for a in map(self_attr, parts) if a)
+    _inherit(facts, cls, info)
     init = methods.get("__init__")
     if init is not None:
         info.given = given_param(facts, init)
@@ -46,6 +49,28 @@ def read_init(facts: Facts, cls: cst.ClassDef) -> InitInfo:
         local.methods = methods
         _scan_block(facts, init.body, info, local, methods, 0, {})
     return info
+
+
+def local_bases(facts: Facts, cls: cst.ClassDef) -> list[cst.ClassDef]:
+    """The classes of this file that `cls` derives from."""
+    out = []
+    for base in cls.bases:
+        if isinstance(base.value, cst.Name) and base.value.value in facts.classes \
+                and facts.classes[base.value.value] is not cls and base.value.value not in facts.resolver.aliases:
+            out.append(facts.classes[base.value.value])
+    return out
+
+
+def _inherit(facts: Facts, cls: cst.ClassDef, info: InitInfo) -> None:
+    """What a base class of this file builds, the subclass holds too (its own `__init__` may
+    replace any of it). Inherited stacks are not the subclass's to rewrite: no definition."""
+    for base in local_bases(facts, cls):
+        inherited = facts.init_info(base)
+        info.attr_names |= inherited.attr_names
+        for attr, stack in inherited.stacks.items():
+            info.stacks.setdefault(attr, replace(stack, define=None))
+        for attr, value in inherited.consts.items():
+            info.consts.setdefault(attr, value)
 
 
 def given_param(facts: Facts, init: cst.FunctionDef) -> str | None:

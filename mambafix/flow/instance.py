@@ -7,6 +7,7 @@ from __future__ import annotations
 import libcst as cst
 
 from mambafix.facts.builds import methods_of
+from mambafix.facts.init_scan import local_bases
 from mambafix.facts.kinds import Container
 from mambafix.facts.layers import Stack
 from mambafix.flow import models
@@ -58,7 +59,10 @@ class Instance:
         self.cls = cls
         self.facts = facts
         self.info = facts.init_info(cls)
-        self.methods = methods_of(cls)
+        self.methods = {}
+        for base in reversed(local_bases(facts, cls)):  # inherited methods, the class's own last
+            self.methods.update(methods_of(base))
+        self.methods.update(methods_of(cls))
         self.is_ssm = facts.families.is_ssm(self.info.attr_names)  # a selective SSM by its signature
         self._attrs: dict[str, V] = {}
 

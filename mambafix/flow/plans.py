@@ -38,6 +38,8 @@ def plan(facts, cls: cst.ClassDef, group: list[Flow]) -> StackUse:
     stacks = tuple(dict.fromkeys(s.mod.stack for s in sites))
     blocked = next((f"self.{s.mod.stack.attr} is built differently on different paths of __init__"
                     for s in sites if s.mod.alternatives), None)
+    blocked = blocked or next((f"self.{st.attr} is a ModuleDict, whose layers are reached by key"
+                               for st in dict.fromkeys(s.mod.stack for s in sites) if _keyed(facts, st)), None)
     if loop is None:
         return StackUse(Shape.CHAIN, cls, stacks, apps, apps[0].stmt, len(apps), str(len(apps)),
                         blocked=blocked, **extra)
@@ -78,6 +80,11 @@ def _sequential(cls, sites: list[Site], extra: dict) -> StackUse:
     else:
         count, text = run, str(run)
     return StackUse(Shape.SEQUENTIAL, cls, (stack,), (app,), stack.define or site.stmt, count, text, **extra)
+
+
+def _keyed(facts, stack) -> bool:
+    value = stack.value
+    return isinstance(value, cst.Call) and (facts.resolver.qualify(value.func) or "").endswith("ModuleDict")
 
 
 def _within(node, stmt) -> bool:
