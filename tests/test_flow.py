@@ -581,3 +581,42 @@ def test_a_module_dict_built_by_a_comprehension_and_recurrent_layers_between():
     assert "ModuleDict" in found[0].fix_note
     carried = body.replace("RNN", "nn.MultiheadAttention(d, 4, batch_first=True)")
     assert classes_reported(carried) == ["Keyed", "Recurrent"]  # attention carries its values' scale
+
+
+def test_a_wrapper_given_its_module_is_judged_by_the_module_it_is_given():
+    """`Residual(Mamba(d))`, `PreNorm(d, Mamba(d))`: the wrapper is read with its module taken to
+    be an SSM layer, and that reading applies where the module given is one; a wrapper of a layer
+    that bounds itself (Peilin-FF/MambaLTS models/Mamba2.py wraps its own Mamba2) or of a linear
+    layer is no SSM layer."""
+    body = """
+    class Residual(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x):
+            return self.fn(x) + x
+
+    class PreNorm(nn.Module):
+        def __init__(self, dim, fn):
+            super().__init__()
+            self.norm = nn.LayerNorm(dim)
+            self.fn = fn
+
+        def forward(self, x):
+            return self.fn(self.norm(x)) + x
+
+    class Stack(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([WRAPPED for _ in range(n)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+    """
+    assert classes_reported(body.replace("WRAPPED", "Residual(Mamba(d))")) == ["Stack"]
+    assert classes_reported(body.replace("WRAPPED", "PreNorm(d, Mamba(d))")) == []
+    assert classes_reported(body.replace("WRAPPED", "Residual(nn.Linear(d, d))")) == []
+    assert classes_reported(body.replace("WRAPPED", "Residual(Mamba2(d))")) == []

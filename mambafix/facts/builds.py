@@ -158,11 +158,13 @@ def _block_with_mixer(facts: Facts, call: cst.Call, summary, local: Locals | Non
         arg = local.exprs[arg.value]
     if isinstance(arg, cst.Call) and facts.resolver.qualify(arg.func) == "functools.partial" and arg.args:
         arg = arg.args[0].value
-    if isinstance(arg, (cst.Name, cst.Attribute)):
-        mixer = classify(facts, cst.Call(func=arg), local, depth + 1)
-        if mixer.kind in (Kind.MAMBA, Kind.NORMALIZED) and summary.transfer is not None:
+    if isinstance(arg, (cst.Name, cst.Attribute, cst.Call)):  # a class given, or a module built for it
+        mixer = classify(facts, arg if isinstance(arg, cst.Call) else cst.Call(func=arg), local, depth + 1)
+        if mixer.kind == Kind.MAMBA and summary.transfer is not None:  # the hypothesis holds
             transfer = summary.transfer
             return Element(models.kind_of(transfer), mixer.display, call, model=transfer)
+        if mixer.kind == Kind.NORMALIZED:  # a mixer that bounds itself: nothing unbounded from it
+            return Element(Kind.NORMALIZED, mixer.display, call, model=models.NORMALIZED_BLOCK)
     return OTHER
 
 

@@ -16,12 +16,13 @@ from mambafix.facts.builds import (
     Locals, _returns, _scan_append_loop, _sequence_of, _in_caller, classify, container_contents, methods_of,
 )
 from mambafix.facts.consts import init_const
-from mambafix.facts.kinds import Container
-from mambafix.facts.layers import Contents, InitInfo, Stack
+from mambafix.facts.kinds import Container, Kind
+from mambafix.facts.layers import Contents, Element, InitInfo, Stack
+from mambafix.flow import models
 from mambafix.facts.protocol import Facts
 from mambafix.flow.values import NOCONST
 from mambafix.syntax.nodes import code, param_defaults, self_attr, string_text
-from mambafix.syntax.walk import blocks_of, small_statements, statements, walk_statements
+from mambafix.syntax.walk import blocks_of, small_statements, statements, walk, walk_statements
 
 _MAX_HELPER_DEPTH = 3
 
@@ -44,7 +45,7 @@ def read_init(facts: Facts, cls: cst.ClassDef) -> InitInfo:
     _inherit(facts, cls, info)
     init = methods.get("__init__")
     if init is not None:
-        info.given = given_param(facts, init)
+        info.given = given_param(facts, init, methods)
         local = Locals(param_defaults(init), info.stacks, given=info.given)
         local.methods = methods
         _scan_block(facts, init.body, info, local, methods, 0, {})
@@ -73,17 +74,27 @@ def _inherit(facts: Facts, cls: cst.ClassDef, info: InitInfo) -> None:
             info.consts.setdefault(attr, value)
 
 
-def given_param(facts: Facts, init: cst.FunctionDef) -> str | None:
+def given_param(facts: Facts, init: cst.FunctionDef, methods: dict) -> str | None:
     """The first constructor parameter, with no default, that `__init__` calls to build a module
-    (`self.mixer = mixer_cls(dim)`): a block given the class of its mixer."""
+    (`self.mixer = mixer_cls(dim)`: a block given the class of its mixer) or keeps as one
+    (`self.fn = fn`: a wrapper given its module, `Residual(Mamba(d))`)."""
     defaults = param_defaults(init)
+
+    def given(expr) -> str | None:
+        if isinstance(expr, cst.Name) and expr.value in defaults and expr.value != "self" \
+                and defaults[expr.value] is None and expr.value not in facts.resolver.aliases:
+            return expr.value
+        return None
+
+    called = {self_attr(n.func) for name, m in methods.items() if name != "__init__"
+              for n in walk(m.body) if isinstance(n, cst.Call)} - {None}
     for node in walk_statements(init.body):
         for small in small_statements(node):
-            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call):
-                func = small.value.func
-                if isinstance(func, cst.Name) and func.value in defaults and func.value != "self" \
-                        and defaults[func.value] is None and func.value not in facts.resolver.aliases:
-                    return func.value
+            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Call) and given(small.value.func):
+                return given(small.value.func)
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and given(small.value) \
+                    and self_attr(small.targets[0].target) in called:  # kept, then called as a module
+                return given(small.value)
     return None
 
 
@@ -177,6 +188,12 @@ def _scan_setattr(facts, call: cst.Call, small, stmt, info: InitInfo, local: Loc
 
 def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local: Locals,
                       methods: dict) -> Stack | None:
+    if isinstance(value, cst.Name) and value.value == local.given and value.value not in local.exprs:
+        # `self.fn = fn`: the module the wrapper is given, read as an SSM layer (the hypothesis
+        # its summary is made under; a construction that passes another module knows nothing)
+        element = Element(Kind.MAMBA, value.value, None, model=models.SSM)
+        return Stack(attr, Container.SINGLE, Contents(repeated=element, count=1, count_text="1", count_fixed=True),
+                     value=value)
     if isinstance(value, cst.Name) and value.value in local.lists:  # `out = nn.ModuleList()`, appended to
         start = local.started.get(value.value)
         kind = facts.resolver.candidates(start.func) if isinstance(start, cst.Call) else []

@@ -29,9 +29,9 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     methods = methods_of(cls)
     init = methods.get("__init__")
     info = facts.init_info(cls)
-    mixer = _mixer_param(init) if info.given is not None else None
-    if mixer is not None:
-        return ClassSummary.of(Kind.OTHER, name, mixer_param=(mixer[1], mixer[2]), transfer=transfer)
+    if info.given is not None:  # a block given its mixer (a class or a module): the hypothesis's summary
+        position = param_names(init)[1:].index(info.given)
+        return ClassSummary.of(Kind.OTHER, name, mixer_param=(info.given, position), transfer=transfer)
     kind = kind_of(transfer)
     if kind == Kind.OTHER:  # no SSM, no norm of its own output: what it carries, and what it does not
         return None if carries_everything(transfer) else ClassSummary.of(kind, name, transfer=transfer)
@@ -55,29 +55,6 @@ def carries_everything(transfer) -> bool:
     """A transfer no different, for its data input, from an unknown module's: no sink, and its
     first parameter carried to every output (what it does to its options does not matter)."""
     return not transfer.sinks and bool(transfer.params) and all(0 in p.taint for p in transfer.parts)
-
-
-def _built_from_params(init: cst.FunctionDef) -> list[tuple[str, str]]:
-    """(attribute, parameter) for each `self.<attribute> = <parameter>(...)` in __init__: modules
-    built from a class the constructor is given."""
-    params = set(param_names(init)[1:])
-    out = []
-    for node in walk(init.body):
-        if isinstance(node, cst.Assign) and len(node.targets) == 1 and isinstance(node.value, cst.Call):
-            attr, func = self_attr(node.targets[0].target), node.value.func
-            if attr and isinstance(func, cst.Name) and func.value in params:
-                out.append((attr, func.value))
-    return out
-
-
-def _mixer_param(init: cst.FunctionDef | None) -> tuple[str, str, int] | None:
-    """(attribute, parameter, position) where __init__ does `self.<attribute> = <parameter>(...)`:
-    a block that builds its mixer from a class it is given."""
-    built = _built_from_params(init) if init is not None else []
-    if not built:
-        return None
-    attr, param = built[0]
-    return attr, param, param_names(init)[1:].index(param)
 
 
 WIDTH_ATTRS = ("d_model", "dim", "hidden_size", "hidden_dim", "d_hidden", "embed_dim", "n_embd", "width")
