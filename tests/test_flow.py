@@ -620,3 +620,33 @@ def test_a_wrapper_given_its_module_is_judged_by_the_module_it_is_given():
     assert classes_reported(body.replace("WRAPPED", "PreNorm(d, Mamba(d))")) == []
     assert classes_reported(body.replace("WRAPPED", "Residual(nn.Linear(d, d))")) == []
     assert classes_reported(body.replace("WRAPPED", "Residual(Mamba2(d))")) == []
+
+
+def test_a_class_derived_from_an_abstract_base_is_not_a_layer():
+    """JusperLee/SPMamba look2hear/models/SPMamba.py: an STFT decoder derives from an abstract base
+    whose forward raises; it holds no SSM, so what follows a Mamba stack through it is no chain."""
+    body = """
+    class AbsDecoder(nn.Module):
+        def forward(self, x):
+            raise NotImplementedError
+
+    class Decoder(AbsDecoder):
+        def __init__(self, n_fft=64):
+            super().__init__()
+            self.n_fft = n_fft
+
+        def forward(self, x):
+            return torch.zeros_like(x)[..., : self.n_fft]  # a fresh buffer (the real one fills it)
+
+    class Separator(nn.Module):
+        def __init__(self, d, n=4):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Sequential(nn.LayerNorm(d), Mamba(d)) for _ in range(n)])
+            self.dec = Decoder()
+
+        def forward(self, x):
+            for blk in self.blocks:
+                x = x + blk(x)
+            return self.dec(x)
+    """
+    assert classes_reported(body) == []

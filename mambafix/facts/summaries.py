@@ -30,7 +30,8 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
     init = methods.get("__init__")
     info = facts.init_info(cls)
     if info.given is not None:  # a block given its mixer (a class or a module): the hypothesis's summary
-        position = param_names(init)[1:].index(info.given)
+        positional = param_names(init)[1:]
+        position = positional.index(info.given) if info.given in positional else None  # keyword-only
         return ClassSummary.of(Kind.OTHER, name, mixer_param=(info.given, position), transfer=transfer)
     kind = kind_of(transfer)
     if kind == Kind.OTHER:  # no SSM, no norm of its own output: what it carries, and what it does not

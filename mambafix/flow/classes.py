@@ -87,12 +87,13 @@ def analyze_class(facts, cls: cst.ClassDef, budget: Budget) -> ClassFlows:
         except (FlowBudget, RecursionError) as exc:
             stopped.append(f"{cls.name.value}.{name}: {exc if isinstance(exc, FlowBudget) else 'nesting too deep'}")
             continue
-        if name == "forward":
+        if name == "forward" and ev.returns:  # a forward that only raises is abstract: nothing known
             transfer = transfer_of(method, returned, ctx.entry_sinks, ctx.saw_ssm)
             normed = 0 in ctx.entry_normed
     base = inst.base_transfer()
     if "forward" not in inst.methods:
         transfer = base
-    elif transfer is not None and not transfer.ssm and (base is not None or facts.families.is_ssm(inst.info.attr_names)):
+    elif transfer is not None and not transfer.ssm and (
+            (base is not None and base.ssm) or facts.families.is_ssm(inst.info.attr_names)):
         transfer = unseen_scan(transfer, base, normed)
     return ClassFlows(transfer, list(ctx.flows.values()), stopped, list(ctx.sites.values()), ctx.inputs, ctx.skips)
