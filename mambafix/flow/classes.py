@@ -87,6 +87,9 @@ def analyze_class(facts, cls: cst.ClassDef, budget: Budget) -> ClassFlows:
         except (FlowBudget, RecursionError) as exc:
             stopped.append(f"{cls.name.value}.{name}: {exc if isinstance(exc, FlowBudget) else 'nesting too deep'}")
             continue
+        except Exception as exc:  # noqa: BLE001 - code the analysis cannot follow: no finding from it, never a crash
+            stopped.append(f"{cls.name.value}.{name}: not followed ({type(exc).__name__}: {exc})")
+            continue
         if name == "forward" and ev.returns:  # a forward that only raises is abstract: nothing known
             transfer = transfer_of(method, returned, ctx.entry_sinks, ctx.saw_ssm)
             normed = 0 in ctx.entry_normed
