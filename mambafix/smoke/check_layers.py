@@ -2,15 +2,15 @@
 
 `ssm_layer_classes(file, config)` reads the tree the target lives in (its repository root, else
 the folder above its package, else its folder) statically, with check's own class summaries
-through the engine's project API: today `FileResult.summaries` (mambafix/facts/summaries.py,
-built from rules/families.toml's `layer_classes` and `ssm_signatures`, subclasses and thin
-wrappers, cross-file rounds included). Every class summarised as an unnormalized Mamba-family
-layer (`Kind.MAMBA`) is returned as (resolved file, class name), and the probe process hooks
-modules of those classes as SSM layers, besides its own structural test (probe.layer_kind).
-So a layer check recognises is a layer smoke probes.
+through the engine's project API: `FileResult.summaries`, the data flow's summary of each class
+(mambafix/flow/classes.py, read by mambafix/facts/summaries.py: its data input reaches an SSM
+input unbounded and what it returns carries an unbounded SSM output, so mamba_ssm's layers,
+home-made scans, subclasses and thin wrappers, cross-file rounds included). Every class
+summarised as such an SSM layer (`Kind.MAMBA`) is returned as (resolved file, class name), and
+the probe process hooks modules of those classes as SSM layers, besides its own structural test
+(probe.layer_kind). So a layer check recognises is a layer smoke probes.
 
-Torch-free, never imports the target. This is the one place smoke reads check's facts: when the
-data-flow summaries replace today's, only this function changes.
+Torch-free, never imports the target. This is the one place smoke reads check's facts.
 """
 
 from __future__ import annotations
