@@ -650,3 +650,21 @@ def test_a_class_derived_from_an_abstract_base_is_not_a_layer():
             return self.dec(x)
     """
     assert classes_reported(body) == []
+
+
+def test_a_loop_over_a_literal_tuple_of_modules_is_taken_module_by_module():
+    body = """
+    class M(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.a = Mamba(d)
+            self.mid = MID
+            self.b = Mamba(d)
+
+        def forward(self, x):
+            for m in (self.a, self.mid, self.b):
+                x = m(x)
+            return x
+    """
+    assert classes_reported(body.replace("MID", "nn.GELU()")) == ["M"]
+    assert classes_reported(body.replace("MID", "nn.LayerNorm(d)")) == []  # not joined into one trip

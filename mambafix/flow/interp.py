@@ -300,7 +300,7 @@ class Evaluator(CallEval):
                 mods = self.inst.children()
                 named = iter_expr.func.attr.value == "named_children"
                 return [V(items=(V(), V(mods=frozenset({m})))) if named else V(mods=frozenset({m})) for m in mods]
-        if iterated.items is not None and not iterated.mods:
+        if iterated.items is not None and len(iterated.items) <= MAX_UNROLL:  # a literal tuple or list
             return list(iterated.items)
         mods = [m for m in iterated.mods if isinstance(m, Mod)]
         if len(mods) == 1 and mods[0].is_container and mods[0].elements and mods[0].count is not None \
