@@ -1058,4 +1058,29 @@ class Adapted(nn.Module):
             x = x + layer(x)
         return x
 """, "Adapted"),
+    _case("module-list-extended", "described pattern: an empty ModuleList extended, or added to", IMPORTS + """
+class Extended(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        self.layers.extend([Mamba(d) for _ in range(n)])
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class Added(nn.Module):
+    def __init__(self, d, n=4):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        self.layers += [Mamba(d) for _ in range(n)]
+        self.norms = nn.ModuleList([nn.LayerNorm(d) for _ in range(n)])
+
+    def forward(self, x):
+        for layer, norm in zip(self.layers, self.norms):
+            x = norm(layer(x))
+        return x
+""", "Extended"),
 ]

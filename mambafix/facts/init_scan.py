@@ -129,6 +129,11 @@ def _scan_small(facts, small, stmt, block, info: InitInfo, local: Locals, method
             _scan_block(facts, methods[helper].body, info, inner, methods, depth + 1, where)
         elif isinstance(call.func, cst.Name) and call.func.value == "setattr" and len(call.args) >= 3:
             _scan_setattr(facts, call, small, stmt, info, local, where, block)
+        elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "extend" and call.args:
+            _extend(facts, self_attr(call.func.value), call.args[0].value, stmt, info, local)
+        return
+    if isinstance(small, cst.AugAssign) and isinstance(small.operator, cst.AddAssign):
+        _extend(facts, self_attr(small.target), small.value, stmt, info, local)  # `self.layers += [...]`
         return
     if not isinstance(small, cst.Assign) or len(small.targets) != 1:
         return
@@ -155,6 +160,16 @@ def _scan_small(facts, small, stmt, block, info: InitInfo, local: Locals, method
     stack = _stack_from_value(facts, attr, value, local, methods)
     if stack is not None:
         _record(info, replace(stack, define=small, insert_after=stmt), where, block)
+
+
+def _extend(facts, attr: str | None, value, stmt, info: InitInfo, local: Locals) -> None:
+    """`self.layers.extend([Mamba(d) for _ in range(n)])` on a container built empty."""
+    stack = info.stacks.get(attr) if attr else None
+    if stack is None or stack.container == Container.SINGLE or stack.all_elements():
+        return
+    contents = _sequence_of(facts, value, local)
+    if contents is not None:
+        info.stacks[attr] = replace(stack, contents=contents, insert_after=stmt)
 
 
 def _record(info: InitInfo, stack: Stack, where: dict, block) -> None:
