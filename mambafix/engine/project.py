@@ -37,13 +37,16 @@ class Prefilter:
         self.codes = frozenset(c for c in config.select if c in REGISTRY)
         self.needles = {code: needles_for(code, config) for code in self.codes}
         self.gates = {code: REGISTRY[code].gate for code in self.codes}
+        # plain needles first (one `in` each), those of several parts after
+        self.needles = {code: tuple(sorted(n, key=lambda x: not isinstance(x, bytes))) for code, n in self.needles.items()}
 
     def wanted(self, data: bytes) -> frozenset[str]:
         if not self.enabled:
             return self.codes
         opened = {gate: any(g in data for g in gate) for gate in set(self.gates.values()) if gate}
         return frozenset(code for code, needles in self.needles.items()
-                         if (not self.gates[code] or opened[self.gates[code]]) and any(found(n, data) for n in needles))
+                         if (not self.gates[code] or opened[self.gates[code]])
+                         and any(n in data if type(n) is bytes else found(n, data) for n in needles))
 
 
 # -- running many files -----------------------------------------------------------------
@@ -181,20 +184,19 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
     for _ in range(MAX_ROUNDS):
         if not known or not index_codes:
             return
-        names = {k.rsplit(".", 1)[-1].encode() for k in known}
-        modules: dict[bytes, set[bytes]] = {}  # class name -> the parts of the modules defining it
-        for key in known:
-            *path, name = key.split(".")
-            modules.setdefault(name.encode(), set()).update(p.encode() for p in path)
-        wanted = _CAPITALIZED if all(n[:1].isupper() for n in names) else _IDENTIFIER
-        if wanted is not pattern:
-            words, pattern = {}, wanted
+        names: set[bytes] | None = None  # the index's class names, and the modules defining each:
+        modules: dict[bytes, set[bytes]] = {}  # made only if a file no check wanted needs them
         redo = []
         for i, (_, data) in enumerate(sources):
             result = results.get(i)
             if result is not None and result.error is None and _resolves(result.unresolved, known):
                 redo.append(i)
             elif result is None and b"class " in data:  # a finding is always in a class
+                if names is None:
+                    names, modules = _index_names(known)
+                    wanted = _CAPITALIZED if all(n[:1].isupper() for n in names) else _IDENTIFIER
+                    if wanted is not pattern:
+                        words, pattern = {}, wanted
                 if i not in words:
                     words[i] = _imported(data, pattern)
                 if _imports_one(words[i] & names, modules, data):
@@ -233,6 +235,15 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
                 changed = True
         if not changed:
             return
+
+
+def _index_names(known: set[str]) -> tuple[set[bytes], dict[bytes, set[bytes]]]:
+    """The index's class names, and for each the parts of the module paths that define it."""
+    modules: dict[bytes, set[bytes]] = {}
+    for key in known:
+        *path, name = key.split(".")
+        modules.setdefault(name.encode(), set()).update(p.encode() for p in path)
+    return set(modules), modules
 
 
 _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)", re.MULTILINE)

@@ -5,6 +5,7 @@ Free of libcst."""
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 
 def minimal(needles) -> tuple[bytes, ...]:
@@ -16,6 +17,7 @@ def minimal(needles) -> tuple[bytes, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=8)
 def layer_names(config) -> tuple:
     """The last component of every Mamba-family layer class and scan function, the package of
     every modelled third-party SSM class (its import names it), and for each SSM signature what a file assigning it must contain:
@@ -48,9 +50,11 @@ def layer_names(config) -> tuple:
 def _shared_prefixes(names: list[bytes], at_least: int = 6) -> list[bytes]:
     """Needles that share a prefix of `at_least` bytes or more, replaced by that prefix (one scan
     instead of several: `mamba_inner_fn`, `mamba_chunk_scan_combined` -> `mamba_`)."""
+    ordered = sorted(set(names))  # the longest prefix a name shares is with a neighbour in order
     out = []
-    for name in set(names):
-        shared = max((_common(name, other) for other in names if other != name), key=len, default=b"")
+    for i, name in enumerate(ordered):
+        near = [ordered[j] for j in (i - 1, i + 1) if 0 <= j < len(ordered)]
+        shared = max((_common(name, other) for other in near), key=len, default=b"")
         out.append(shared if len(shared) >= at_least and shared.replace(b"_", b"").isalnum() else name)
     return out
 

@@ -47,8 +47,8 @@ class Finding:
     def from_row(cls, row: list) -> "Finding":
         if not isinstance(row, list) or len(row) != 12:
             raise TypeError("not a cached finding")
-        *head, flow, probe = row
-        return cls(*head, flow=tuple(map(tuple, flow)), probe=probe)
+        flow = row[10]
+        return cls(*row[:10], tuple(map(tuple, flow)) if flow else (), row[11])
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Finding":
