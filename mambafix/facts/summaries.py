@@ -11,7 +11,7 @@ from mambafix.facts.kinds import ClassSummary, Kind
 from mambafix.facts.naming import names_match
 from mambafix.facts.protocol import Facts
 from mambafix.flow.models import kind_of
-from mambafix.syntax.nodes import param_names, self_attr
+from mambafix.syntax.nodes import param_names
 from mambafix.syntax.walk import walk
 
 # Packages whose classes are never a project's own wrapper: not worth a cross-file round.
