@@ -7,7 +7,7 @@ import pytest
 
 from conftest import ROOT, dedent, headline, run_check
 from mambafix.config import load_config
-from mambafix.facts.file_facts import FileFacts
+from mambafix.flow.file_facts import FileFacts
 from mambafix.flow.context import Budget
 
 HEADER = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nfrom mamba_ssm import Mamba, Mamba2\n"

@@ -9,7 +9,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from mambafix.facts.file_facts import FileFacts
+    from mambafix.flow.file_facts import FileFacts
     from mambafix.syntax.edits import EditPlan
 
 

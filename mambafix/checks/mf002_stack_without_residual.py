@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from mambafix.checks.base import Diagnostic
 from mambafix.checks.stack_fixes import ResidualFix, residual_fix_blocker, stack_diagnostic
-from mambafix.facts.file_facts import FileFacts
+from mambafix.flow.file_facts import FileFacts
 
 
 class StackWithoutResidual:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from mambafix.checks.base import Applicability, Diagnostic
 from mambafix.checks.prints import RemoveStatement, call_name, print_calls
-from mambafix.facts.file_facts import FileFacts
+from mambafix.flow.file_facts import FileFacts
 from mambafix.syntax.names import Family
 from mambafix.syntax.nodes import string_text
 

@@ -10,7 +10,7 @@ from mambafix.catalogue import load_rules
 from mambafix.checks.base import Applicability, Diagnostic
 from mambafix.checks.prints import RemoveStatement, call_name, print_calls
 from mambafix.facts.builds import methods_of
-from mambafix.facts.file_facts import FileFacts
+from mambafix.flow.file_facts import FileFacts
 from mambafix.syntax.names import Family, dotted
 from mambafix.syntax.nodes import calls, self_attr
 from mambafix.syntax.walk import blocks_of, is_simple, statements

@@ -17,7 +17,7 @@ from mambafix.checks.base import Applicability, Diagnostic
 from mambafix.checks.registry import REGISTRY, class_index_codes, load_check
 from mambafix.config import Config, load_config
 from mambafix.engine.results import FileResult
-from mambafix.facts.file_facts import FileFacts
+from mambafix.flow.file_facts import FileFacts
 from mambafix.facts.kinds import Container, Kind
 from mambafix.notebook import Notebook, NotebookError, is_notebook, load, locate
 from mambafix.report.findings import FileError, Finding

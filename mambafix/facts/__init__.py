@@ -1,6 +1,7 @@
-"""What mambafix understands about a file, computed once per file and read by every check:
-which names stand for which classes, what each class builds in `__init__` (`builds`,
-`init_scan`, read at the constructor's defaults), how a class behaves when used as a layer
-elsewhere (`summaries`, shared across files, and `installed` for packages on sys.path), and its
-data flow (`mambafix.flow`, whose findings `file_facts` plans as fixes). Kinds, containers and
-shapes are enums (`kinds`)."""
+"""What mambafix knows about a file's classes without following data, read by the data flow
+(`mambafix.flow`, which never runs the other way: facts imports nothing of flow): which names
+stand for which classes, what each class builds in `__init__` (`builds`, `init_scan`, read at the
+constructor's defaults), how a class behaves when used as a layer elsewhere (`summaries`,
+shared across files through the index, and `installed` for packages on sys.path), and what
+modules and functions do to a value (`transfer`, `transfers`, and `families`: rules/*.toml as
+matchers). Kinds, containers and shapes are enums (`kinds`)."""

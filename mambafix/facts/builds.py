@@ -14,8 +14,8 @@ from mambafix.facts.kinds import Container, Kind
 from mambafix.facts.layers import OTHER, Contents, Element, InitInfo
 from mambafix.facts.protocol import Facts
 from mambafix.facts.consts import init_const
-from mambafix.flow import models
-from mambafix.flow.values import NOCONST
+from mambafix.facts import transfers
+from mambafix.facts.consts import NOCONST
 from mambafix.syntax.nodes import (
     call_arg, code, comprehension_names, names_in, param_defaults, range_count, self_attr,
 )
@@ -68,7 +68,7 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     given = _given_class(facts, expr.func, local)
     if given is not None:  # `norm_layer(dim)` of `norm_layer=nn.LayerNorm`, `partial(Mamba, ...)(d)`
         if given == "ssm":
-            return Element(Kind.MAMBA, local.given, expr, call_arg(expr, ("d_model", "dim"), 0), model=models.SSM)
+            return Element(Kind.MAMBA, local.given, expr, call_arg(expr, ("d_model", "dim"), 0), model=transfers.SSM)
         return classify(facts, expr.with_changes(func=given), local, depth + 1)
     fam = facts.families
     names = facts.resolver.candidates(expr.func)
@@ -91,20 +91,20 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         return Element(Kind.NORMALIZED, model=_sequence_model(elements)) if Kind.NORMALIZED in kinds else OTHER
     matched = fam.layers.match_any(names)
     if matched and _normalizes_itself(fam, matched, expr):
-        return Element(Kind.NORMALIZED, matched.rsplit(".", 1)[-1], expr, model=models.SELF_NORMALIZED_SSM)
+        return Element(Kind.NORMALIZED, matched.rsplit(".", 1)[-1], expr, model=transfers.SELF_NORMALIZED_SSM)
     if matched:
         return Element(Kind.MAMBA, matched.rsplit(".", 1)[-1], expr, call_arg(expr, ("d_model", "dim"), 0),
-                       _other_bindings(facts, names, matched), model=models.SSM)
+                       _other_bindings(facts, names, matched), model=transfers.SSM)
     model = fam.model(names)
     if model is not None:
-        return Element(models.kind_of(model), names[0].rsplit(".", 1)[-1], expr,
+        return Element(transfers.kind_of(model), names[0].rsplit(".", 1)[-1], expr,
                        call_arg(expr, ("d_model", "dim"), 0), model=model)
     if fam.norm_classes.match_any(names):
-        return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=models.NORM)
+        return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=transfers.NORM)
     if fam.listed("bounded_modules", names):
-        return Element(Kind.OTHER, names[0].rsplit(".", 1)[-1], expr, model=models.BOUNDED)
+        return Element(Kind.OTHER, names[0].rsplit(".", 1)[-1], expr, model=transfers.BOUNDED)
     if fam.normalized_blocks.match_any(names):
-        return Element(Kind.NORMALIZED, names[0].rsplit(".", 1)[-1], expr, model=models.NORMALIZED_BLOCK)
+        return Element(Kind.NORMALIZED, names[0].rsplit(".", 1)[-1], expr, model=transfers.NORMALIZED_BLOCK)
     built = _factory_element(facts, expr, depth, local)
     if built is not None:
         return built
@@ -120,7 +120,7 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
                 d_model = cst.Attribute(value=d_model, attr=cst.Name(summary.d_model_attr)) if plain else None
         return Element(summary.kind, summary.display, expr, d_model, model=summary.transfer)
     if fam.named_like_a_norm(names) and not (isinstance(expr.func, cst.Name) and expr.func.value in facts.classes):
-        return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=models.NORM)  # unseen, named as one
+        return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=transfers.NORM)  # unseen, named as one
     return OTHER
 
 
@@ -143,9 +143,9 @@ def _given_class(facts: Facts, func: cst.BaseExpression, local: Locals | None):
     return None
 
 
-def _sequence_model(elements) -> models.Transfer:
+def _sequence_model(elements) -> transfers.Transfer:
     """An nn.Sequential built inline: what applying its elements in order does."""
-    return models.compose(models.element_transfer(e) for e in elements)
+    return transfers.compose(transfers.element_transfer(e) for e in elements)
 
 
 def _block_with_mixer(facts: Facts, call: cst.Call, summary, local: Locals | None, depth: int) -> Element:
@@ -162,9 +162,9 @@ def _block_with_mixer(facts: Facts, call: cst.Call, summary, local: Locals | Non
         mixer = classify(facts, arg if isinstance(arg, cst.Call) else cst.Call(func=arg), local, depth + 1)
         if mixer.kind == Kind.MAMBA and summary.transfer is not None:  # the hypothesis holds
             transfer = summary.transfer
-            return Element(models.kind_of(transfer), mixer.display, call, model=transfer)
+            return Element(transfers.kind_of(transfer), mixer.display, call, model=transfer)
         if mixer.kind == Kind.NORMALIZED:  # a mixer that bounds itself: nothing unbounded from it
-            return Element(Kind.NORMALIZED, mixer.display, call, model=models.NORMALIZED_BLOCK)
+            return Element(Kind.NORMALIZED, mixer.display, call, model=transfers.NORMALIZED_BLOCK)
     return OTHER
 
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 
 import libcst as cst
 
-from mambafix.flow.values import NOCONST
+from typing import Any
+
 from mambafix.syntax.nodes import self_attr, string_text
+
+
+class _NoConst:
+    """No constant is known (a value, or a test, that depends on what is not read)."""
+
+    def __repr__(self) -> str:
+        return "NOCONST"
+
+
+NOCONST: Any = _NoConst()
+
 
 _NAMED = {"True": True, "False": False, "None": None}
 

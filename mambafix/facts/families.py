@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from fnmatch import fnmatchcase
 
-from mambafix.flow.models import Transfer, transfer_from_data
+from mambafix.facts.transfer import Transfer
+from mambafix.facts.transfers import transfer_from_data
 from mambafix.syntax.names import Family
 
 

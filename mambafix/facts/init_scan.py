@@ -18,9 +18,9 @@ from mambafix.facts.builds import (
 from mambafix.facts.consts import init_const
 from mambafix.facts.kinds import Container, Kind
 from mambafix.facts.layers import Contents, Element, InitInfo, Stack
-from mambafix.flow import models
+from mambafix.facts import transfers
 from mambafix.facts.protocol import Facts
-from mambafix.flow.values import NOCONST
+from mambafix.facts.consts import NOCONST
 from mambafix.syntax.nodes import code, param_defaults, self_attr, string_text
 from mambafix.syntax.walk import blocks_of, small_statements, statements, walk, walk_statements
 
@@ -206,7 +206,7 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
     if isinstance(value, cst.Name) and value.value == local.given and value.value not in local.exprs:
         # `self.fn = fn`: the module the wrapper is given, read as an SSM layer (the hypothesis
         # its summary is made under; a construction that passes another module knows nothing)
-        element = Element(Kind.MAMBA, value.value, None, model=models.SSM)
+        element = Element(Kind.MAMBA, value.value, None, model=transfers.SSM)
         return Stack(attr, Container.SINGLE, Contents(repeated=element, count=1, count_text="1", count_fixed=True),
                      value=value)
     if isinstance(value, cst.Name) and value.value in local.lists:  # `out = nn.ModuleList()`, appended to

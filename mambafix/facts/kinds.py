@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from mambafix.flow.transfer import Transfer, decode, encode
+from mambafix.facts.transfer import Transfer, decode, encode
 
 
 class Kind(str, Enum):

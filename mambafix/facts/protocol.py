@@ -1,5 +1,6 @@
 """The face of a file's facts that the readers (`builds`, `uses`, `summaries`) use: they take
-it as a parameter, so they depend on this protocol and not on `file_facts`, which uses them."""
+it as a parameter, so they depend on this protocol and not on `mambafix.flow.file_facts`, which
+uses them (and computes the class flows and summaries they ask for)."""
 
 from __future__ import annotations
 

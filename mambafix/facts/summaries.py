@@ -10,7 +10,7 @@ from mambafix.facts.builds import methods_of
 from mambafix.facts.kinds import ClassSummary, Kind
 from mambafix.facts.naming import names_match
 from mambafix.facts.protocol import Facts
-from mambafix.flow.models import kind_of
+from mambafix.facts.transfers import kind_of
 from mambafix.syntax.nodes import param_names
 from mambafix.syntax.walk import walk
 

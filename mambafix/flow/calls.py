@@ -8,9 +8,11 @@ import libcst as cst
 
 from mambafix.facts.builds import MODULE_RETURNING, classify
 from mambafix.facts.kinds import Container
-from mambafix.flow import models
+from mambafix.facts import transfers
 from mambafix.flow.exprs import ExprEval
-from mambafix.flow.models import SSM_OUT, SUPER, Func, Mod, Ref, Transfer, element_transfer
+from mambafix.facts.transfer import SSM_OUT, Transfer
+from mambafix.facts.transfers import element_transfer
+from mambafix.flow.models import SUPER, Func, Mod, Ref
 from mambafix.flow.values import NONE_V, V, flat, join, merge_paths, source_paths, union, with_step
 from mambafix.syntax.names import dotted
 from mambafix.syntax.nodes import code
@@ -157,7 +159,7 @@ class CallEval(ExprEval):
                 self.ctx.inputs.setdefault(site, set()).update(flat(bound[i]).deps)
         if site is not None:
             self.ctx.applied += 1
-        elif transfer is models.NORM and bound:
+        elif transfer is transfers.NORM and bound:
             self.ctx.entry_normed.update(t for t in flat(bound[0]).taint if isinstance(t, int))
         parts = [self._part(p, bound, site, text) for p in transfer.parts]
         return V(items=tuple(parts)) if transfer.is_tuple else parts[0]
@@ -215,11 +217,11 @@ class CallEval(ExprEval):
         if fam.apply_wrappers.match_any(names) and args:  # checkpoint(layer, x, ...)
             return self.call_value(node, args[0], args[1:], {k: v for k, v in kwargs.items() if k != "use_reentrant"})
         if fam.norm_functions.match_any(names):
-            return self.apply(models.NORM, args[:1], {}, None, "")
+            return self.apply(transfers.NORM, args[:1], {}, None, "")
         if fam.listed("ssm_functions", names):
             return self.scan(node, args, kwargs)
         if fam.listed("bounded_functions", names):
-            return self.apply(models.BOUNDED, args, kwargs, None, "")
+            return self.apply(transfers.BOUNDED, args, kwargs, None, "")
         if fam.listed("fresh_functions", names):
             return NONE_V
         first = flat(args[0]) if args else NONE_V
@@ -233,7 +235,7 @@ class CallEval(ExprEval):
         if last[:1].isupper() or (isinstance(ref.expr, cst.Name) and ref.expr.value in facts.classes):
             return self.construct(node, ref, names)
         if fam.named_like_a_norm(names, function=True):  # an unseen function named as a norm
-            return self.apply(models.NORM, args[:1], {}, None, "")
+            return self.apply(transfers.NORM, args[:1], {}, None, "")
         return self.carry(node, args, kwargs, last)
 
     def construct(self, node: cst.Call, ref: Ref, names: list[str]) -> V:
@@ -241,7 +243,7 @@ class CallEval(ExprEval):
         fam = self.facts.families
         call = node if node.func is ref.expr else cst.Call(func=ref.expr, args=node.args)
         if fam.listed("bounded_modules", names):
-            transfer = models.BOUNDED
+            transfer = transfers.BOUNDED
         else:
             transfer = element_transfer(classify(self.facts, call))
         return V(mods=frozenset({Mod(code(ref.expr), transfer, cls=None)}))

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from mambafix.flow import models
+from mambafix.facts import transfers
 from mambafix.flow.context import Budget, Context, FlowBudget
 from mambafix.flow.instance import Instance
 from mambafix.flow.interp import Evaluator
-from mambafix.flow.models import SSM_OUT, Part, Transfer
+from mambafix.facts.transfer import SSM_OUT, Part, Transfer
 from mambafix.flow.values import V, Flow, Site
 from mambafix.syntax.nodes import param_names
 
@@ -64,11 +64,11 @@ def unseen_scan(seen: Transfer, base: Transfer | None, normed: bool) -> Transfer
     is normalized first is no sink (a pre-norm block); an output that is bounded is no source."""
     bounded = all(not p.taint for p in seen.parts)
     if bounded:
-        return models.SELF_NORMALIZED_SSM
+        return transfers.SELF_NORMALIZED_SSM
     if normed:  # its first returned element is the scan's output
         first, *rest = seen.parts
         return Transfer(seen.params, frozenset(), (Part(first.taint | {SSM_OUT}, first.deps), *rest), seen.is_tuple, True)
-    return base or models.SSM
+    return base or transfers.SSM
 
 
 def analyze_class(facts, cls: cst.ClassDef, budget: Budget) -> ClassFlows:

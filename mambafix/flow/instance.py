@@ -10,8 +10,10 @@ from mambafix.facts.builds import methods_of
 from mambafix.facts.init_scan import local_bases
 from mambafix.facts.kinds import Container
 from mambafix.facts.layers import Stack
-from mambafix.flow import models
-from mambafix.flow.models import Func, Mod, Transfer, element_transfer
+from mambafix.facts import transfers
+from mambafix.facts.transfer import Transfer
+from mambafix.facts.transfers import element_transfer
+from mambafix.flow.models import Func, Mod
 from mambafix.flow.values import NOCONST, V, const
 
 
@@ -41,7 +43,7 @@ def base_transfer(facts, cls: cst.ClassDef) -> Transfer | None:
     names = [n for b in cls.bases for n in facts.resolver.candidates(b.value)]
     matched = fam.layers.match_any(names)
     if matched:
-        return models.SELF_NORMALIZED_SSM if matched in fam.self_normalizing else models.SSM
+        return transfers.SELF_NORMALIZED_SSM if matched in fam.self_normalizing else transfers.SSM
     model = fam.model(names)
     if model is not None:
         return model
@@ -86,7 +88,7 @@ class Instance:
             value = const(info.consts[name]) if info.consts[name] is not NOCONST else V()
         elif name not in info.attr_names and self.facts.families.attribute_like_a_norm(name):
             # built where the analysis cannot see (a base class's __init__), named as a norm
-            value = V(mods=frozenset({Mod(f"self.{name}", models.NORM, attr=name, cls=self.cls)}))
+            value = V(mods=frozenset({Mod(f"self.{name}", transfers.NORM, attr=name, cls=self.cls)}))
         if value is not None:
             self._attrs[name] = value
         return value

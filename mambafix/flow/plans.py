@@ -9,7 +9,7 @@ import libcst as cst
 
 from mambafix.facts.applications import Application, Bindings, StackUse
 from mambafix.facts.kinds import Container, Kind, Role, Shape
-from mambafix.flow import models
+from mambafix.facts import transfers
 from mambafix.flow.groups import describe, path_nodes, sites_of
 from mambafix.flow.values import Flow, Site
 from mambafix.syntax.names import dotted
@@ -191,7 +191,7 @@ def residual_uses(facts, cls: cst.ClassDef, result) -> list[StackUse]:
         mod = site.mod
         if site.primitive or mod is None or mod.stack is None or site in flowed or not site.loops:
             continue
-        if mod.transfer is None or models.kind_of(mod.transfer) != Kind.MAMBA:
+        if mod.transfer is None or transfers.kind_of(mod.transfer) != Kind.MAMBA:
             continue
         loop = site.loops[-1]
         inputs = result.inputs.get(site, set())

@@ -14,15 +14,11 @@ from typing import Any
 
 import libcst as cst
 
+from mambafix.facts.consts import NOCONST
+
 EMPTY: frozenset = frozenset()
 
 
-class _NoConst:
-    def __repr__(self) -> str:
-        return "NOCONST"
-
-
-NOCONST: Any = _NoConst()
 
 
 class Site:
