@@ -13,11 +13,10 @@ import libcst as cst
 from mambafix.facts.kinds import Container, Kind
 from mambafix.facts.layers import OTHER, Contents, Element, InitInfo
 from mambafix.facts.protocol import Facts
-from mambafix.facts.consts import init_const
 from mambafix.facts import transfers
-from mambafix.facts.consts import NOCONST
+from mambafix.facts.consts import NOCONST, init_const
 from mambafix.syntax.nodes import (
-    call_arg, code, comprehension_names, names_in, param_defaults, range_count, self_attr,
+    call_arg, code, comprehension_names, literal_count, names_in, param_defaults, range_count, self_attr,
 )
 from mambafix.syntax.walk import blocks_of, small_statements, statements, walk_statements
 
@@ -127,8 +126,9 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
 def _given_class(facts: Facts, func: cst.BaseExpression, local: Locals | None):
     """The class a constructor call really names where its callee is a parameter (its default
     class, or "ssm" for the parameter a block is given its mixer by) or a `partial(Class, ...)`."""
-    if isinstance(func, cst.Call) and facts.resolver.qualify(func.func) == "functools.partial" and func.args:
-        return func.args[0].value
+    partial = _partial_of(facts, func)
+    if partial is not None:
+        return partial
     if not (isinstance(func, cst.Name) and local is not None and func.value in local.defaults):
         return None
     if func.value in facts.resolver.aliases:
@@ -138,8 +138,13 @@ def _given_class(facts: Facts, func: cst.BaseExpression, local: Locals | None):
     default = local.defaults[func.value]
     if isinstance(default, (cst.Name, cst.Attribute)) and not (isinstance(default, cst.Name) and default.value == "None"):
         return default
-    if isinstance(default, cst.Call) and facts.resolver.qualify(default.func) == "functools.partial" and default.args:
-        return default.args[0].value
+    return _partial_of(facts, default)
+
+
+def _partial_of(facts: Facts, expr) -> cst.BaseExpression | None:
+    """The class of `functools.partial(Class, ...)`, else None."""
+    if isinstance(expr, cst.Call) and facts.resolver.qualify(expr.func) == "functools.partial" and expr.args:
+        return expr.args[0].value
     return None
 
 
@@ -156,8 +161,7 @@ def _block_with_mixer(facts: Facts, call: cst.Call, summary, local: Locals | Non
     arg = call_arg(call, (param[0],), param[1])
     if isinstance(arg, cst.Name) and local is not None and arg.value in local.exprs:
         arg = local.exprs[arg.value]
-    if isinstance(arg, cst.Call) and facts.resolver.qualify(arg.func) == "functools.partial" and arg.args:
-        arg = arg.args[0].value
+    arg = _partial_of(facts, arg) or arg
     if isinstance(arg, (cst.Name, cst.Attribute, cst.Call)):  # a class given, or a module built for it
         mixer = classify(facts, arg if isinstance(arg, cst.Call) else cst.Call(func=arg), local, depth + 1)
         if mixer.kind == Kind.MAMBA and summary.transfer is not None:  # the hypothesis holds
@@ -263,7 +267,7 @@ def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Conte
         element = classify(facts, expr.elt, local)
         count, text = range_count(expr.for_in.iter, local.defaults)
         iterated = expr.for_in.iter
-        fixed = isinstance(iterated, cst.Call) and bool(iterated.args) and isinstance(iterated.args[-1].value, cst.Integer)
+        fixed = literal_count(iterated)
         if expr.for_in.inner_for_in is not None:
             count, text, fixed = None, None, False
         count, text = _settable(count, text, fixed, iterated)
@@ -305,7 +309,7 @@ def _scan_append_loop(facts: Facts, loop: cst.For, info: InitInfo, local: Locals
     """`for _ in range(n): self.layers.append(Mamba(d))` (or a local list): each owner's appended
     modules, in order; several appended per trip repeat as a pattern."""
     count, text = range_count(loop.iter, local.defaults)
-    fixed = isinstance(loop.iter, cst.Call) and bool(loop.iter.args) and isinstance(loop.iter.args[-1].value, cst.Integer)
+    fixed = literal_count(loop.iter)
     count, text = _settable(count, text, fixed, loop.iter)
     appended: dict[str, list] = {}
     owners: dict[str, cst.BaseExpression] = {}

@@ -1,5 +1,5 @@
 """What a module or a function does to the data flow, as data: the standard transfers (an SSM
-layer, one that bounds its own output, a norm, a carrier, a bounded or a fresh value), what a
+layer, one that bounds its own output, a block that bounds both, a norm, a bounded value), what a
 classified constructor's module does, modules applied one after the other, and the transfers of
 rules/models.toml's [[models]] entries. A transfer summarises a forward: which data parameters
 reach an SSM layer's input at an unbounded scale (sinks), and what each returned element carries
@@ -34,9 +34,7 @@ SSM = _one(taint={SSM_OUT}, sinks={0}, ssm=True)  # mamba_ssm.Mamba: its input r
 SELF_NORMALIZED_SSM = _one(sinks={0}, ssm=True)  # Mamba2's gated RMSNorm bounds what it returns
 NORMALIZED_BLOCK = _one(deps={0}, ssm=True)  # a block that bounds both its input and output
 NORM = _one(deps={0})
-CARRY = _one(taint={0}, deps={0}, params=("*",))
 BOUNDED = _one(deps={0}, params=("*",))  # sigmoid, tanh, softmax: the scale is gone
-FRESH = _one(params=("*",))  # zeros_like, shape: nothing of the input's values
 
 
 def element_transfer(element) -> Transfer | None:

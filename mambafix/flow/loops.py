@@ -9,6 +9,7 @@ import libcst as cst
 from mambafix.flow.models import Mod
 from mambafix.flow.values import V, const, flat, join_states
 from mambafix.syntax.names import dotted
+from mambafix.syntax.nodes import literal_count
 
 MAX_TRIPS = 8  # fixed-point iterations of one loop
 MAX_UNROLL = 16  # a loop over this many known modules is evaluated module by module
@@ -111,7 +112,7 @@ class LoopEval:
             args = [a.value for a in iter_expr.args]
             if name == "range" and len(args) == 1 and "range" not in env:
                 n = self.ev(args[0], env).const
-                if isinstance(n, int) and 0 <= n <= MAX_UNROLL and _literal_count(args[0]):
+                if isinstance(n, int) and 0 <= n <= MAX_UNROLL and literal_count(iter_expr):
                     return [const(i) for i in range(n)]
                 count = self._len_of(args[0], env)
                 return [const(i) for i in range(count)] if count is not None else None
@@ -166,9 +167,3 @@ class LoopEval:
             if isinstance(iter_expr.func, cst.Attribute) and iter_expr.func.attr.value == "items":
                 return V(items=(V(), self.iterated(self.ev(iter_expr.func.value, env))))
         return self.iterated(iterated)
-
-
-def _literal_count(expr) -> bool:
-    """A trip count written as a literal (`range(4)`), not a parameter's default: a count the
-    caller sets is not known, whatever its default."""
-    return isinstance(expr, cst.Integer) or (isinstance(expr, cst.UnaryOperation) and isinstance(expr.expression, cst.Integer))

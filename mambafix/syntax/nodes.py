@@ -66,6 +66,15 @@ def param_names(func: cst.FunctionDef) -> list[str]:
     return [p.name.value for p in (*params.posonly_params, *params.params)]
 
 
+def literal_count(iter_expr: cst.BaseExpression) -> bool:
+    """Whether a loop's `range(...)` ends at a literal (`range(4)`), not at a parameter: a count
+    the caller sets is not known, whatever its default."""
+    if not (isinstance(iter_expr, cst.Call) and dotted(iter_expr.func) == "range" and iter_expr.args):
+        return False
+    end = iter_expr.args[-1].value
+    return isinstance(end, cst.Integer) or (isinstance(end, cst.UnaryOperation) and isinstance(end.expression, cst.Integer))
+
+
 def range_count(iter_expr: cst.BaseExpression, defaults: dict) -> tuple[int | None, str | None]:
     """The trip count of `range(...)`, as a number where it can be read, else as text."""
     if not (isinstance(iter_expr, cst.Call) and dotted(iter_expr.func) == "range"):
