@@ -668,3 +668,72 @@ def test_a_loop_over_a_literal_tuple_of_modules_is_taken_module_by_module():
     """
     assert classes_reported(body.replace("MID", "nn.GELU()")) == ["M"]
     assert classes_reported(body.replace("MID", "nn.LayerNorm(d)")) == []  # not joined into one trip
+
+
+def test_a_module_chosen_between_alternatives_is_what_they_all_are():
+    """`RMSNorm(d) if cfg.rms else nn.LayerNorm(d)` is a norm whichever the flag picks (one
+    attribute, or a comprehension's element); a norm or an Identity is not a barrier."""
+    body = """
+    class Chosen(nn.Module):
+        def __init__(self, cfg, d=32, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+            self.norms = nn.ModuleList([nn.RMSNorm(d) if cfg.rms else nn.LayerNorm(d) for _ in range(n)])
+
+        def forward(self, x):
+            for layer, norm in zip(self.layers, self.norms):
+                x = norm(layer(x))
+            return x
+
+    class OneNorm(nn.Module):
+        def __init__(self, cfg, d=32):
+            super().__init__()
+            self.a = Mamba(d)
+            self.b = Mamba(d)
+            self.norm = nn.RMSNorm(d) if cfg.rms else nn.LayerNorm(d)
+
+        def forward(self, x):
+            return self.b(self.norm(self.a(x)))
+    """
+    assert classes_reported(body) == []
+    assert classes_reported(body.replace("else nn.LayerNorm(d)", "else nn.Identity()")) == ["Chosen", "OneNorm"]
+
+
+def test_a_norm_written_with_tensor_methods_is_a_norm():
+    """`x.pow(2).mean(-1, keepdim=True).add(eps).rsqrt()`, then `(x * rms).to(dtype)`: the same
+    norm as `torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)`; without the inverse it is not
+    one. (A pre-norm Mamba language model with its own RMSNorm written this way.)"""
+    body = """
+    class RMS(nn.Module):
+        def __init__(self, d, eps=1e-6):
+            super().__init__()
+            self.eps = eps
+            self.weight = nn.Parameter(torch.ones(d))
+
+        def forward(self, x):
+            xf = x.float()
+            rms = xf.pow(2).mean(-1, keepdim=True).add(self.eps).rsqrt()
+            return (xf * rms).to(x.dtype) * self.weight
+
+    class Block(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.norm = RMS(d)
+            self.mixer = Mamba(d)
+
+        def forward(self, x):
+            return x + self.mixer(self.norm(x))
+
+    class LM(nn.Module):
+        def __init__(self, d=32, n=4):
+            super().__init__()
+            self.blocks = nn.ModuleList([Block(d) for _ in range(n)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return x
+    """
+    assert classes_reported(body) == []
+    assert classes_reported(body.replace(".add(self.eps).rsqrt()", ".add(self.eps)")) == ["LM"]
+    assert classes_reported(body.replace(".add(self.eps).rsqrt()", ".add(xf).rsqrt()")) == ["LM"]

@@ -56,6 +56,8 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         return OTHER
     if isinstance(expr, cst.Name) and local is not None and expr.value in local.exprs:
         return classify(facts, local.exprs[expr.value], local, depth + 1)  # `layer = Mamba(d)` earlier
+    if isinstance(expr, cst.IfExp):  # `RMSNorm(d) if cfg.rms else nn.LayerNorm(d)`: what both branches are
+        return join_elements(classify(facts, expr.body, local, depth + 1), classify(facts, expr.orelse, local, depth + 1))
     if not isinstance(expr, cst.Call):
         return OTHER
     if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in MODULE_RETURNING:
@@ -121,6 +123,19 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if fam.named_like_a_norm(names) and not (isinstance(expr.func, cst.Name) and expr.func.value in facts.classes):
         return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=transfers.NORM)  # unseen, named as one
     return OTHER
+
+
+_KIND_MODELS = {Kind.MAMBA: transfers.SSM, Kind.NORM: transfers.NORM, Kind.NORMALIZED: transfers.NORMALIZED_BLOCK}
+
+
+def join_elements(a: Element, b: Element) -> Element:
+    """A module that is one of two: what both are (two norms are a norm, two unbounded SSM
+    layers one); modules of different kinds are not known to be either."""
+    if a.kind != b.kind or a.kind == Kind.OTHER and a.model != b.model:
+        return OTHER
+    width = a.d_model if a.d_model is not None and b.d_model is not None and code(a.d_model) == code(b.d_model) else None
+    model = a.model if a.model == b.model else _KIND_MODELS.get(a.kind)
+    return Element(a.kind, a.display, a.ctor, width, a.note, a.moved if a.moved == b.moved else "", model)
 
 
 def _given_class(facts: Facts, func: cst.BaseExpression, local: Locals | None):

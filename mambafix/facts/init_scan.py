@@ -225,7 +225,11 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
             stack = _stack_from_value(facts, attr, branch, local, methods)
             if stack is not None and stack.container != Container.SINGLE:
                 return replace(stack, conditional=True)
-        return None
+        joined = classify(facts, value, local)  # one module of either branch: what both are
+        if joined.kind == Kind.OTHER and joined.model is None:
+            return None
+        return Stack(attr, Container.SINGLE, Contents(repeated=joined, count=1, count_text="1", count_fixed=True),
+                     value=value)
     if isinstance(value, (cst.ListComp, cst.List, cst.Tuple)):  # a plain Python list of layers
         contents = _sequence_of(facts, value, local)
         return Stack(attr, Container.PLAIN_LIST, contents, value=value) if contents is not None else None

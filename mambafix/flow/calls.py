@@ -278,6 +278,9 @@ class CallEval(ExprEval):
             return V(base.taint, base.deps, inv=base.stat, steps=base.steps)
         if fam.word("root_methods", name):
             return V(base.taint, base.deps, stat=base.stat, inv=base.inv, steps=base.steps)
+        if (base.stat or base.inv) and fam.word("scale_keeping_methods", name) \
+                and not any(v.data for v in (*args, *kwargs.values())):  # `var.add(eps)`, `rms.to(dtype)`
+            return V(base.taint, base.deps, stat=base.stat, inv=base.inv, steps=base.steps)
         if not base.data and not any(a.data for a in args):
             return NONE_V
         return with_step(union([base, *args, *kwargs.values()]), self.stmt, f".{name}")
