@@ -217,8 +217,10 @@ def apply(
         typer.echo(f"{skipped.path}: skipped: {skipped.message}", err=True)
     if not quiet:
         n = len(report.changed)
+        failed = len(report.errors) + sum(1 for f in report.files if f.error)
+        errors = f"; {failed} file{'s' if failed != 1 else ''} with errors (above)" if failed else ""
         typer.echo(f"{'Would change' if diff else 'Changed'} {n} file{'s' if n != 1 else ''}; "
-                   f"{len(report.remaining)} finding(s) left without an automatic fix.", err=diff)
+                   f"{len(report.remaining)} finding(s) left without an automatic fix{errors}.", err=diff)
         if any(f.patched_classes for f in report.changed):
             typer.echo(STATE_DICT_NOTE, err=diff)
     patched = [(f.path, c) for f in report.changed for c in f.patched_classes]

@@ -6,7 +6,9 @@ import libcst as cst
 import pytest
 
 from conftest import ROOT, dedent, headline, run_check
+from mambafix.checks.base import FixOptions
 from mambafix.config import load_config
+from mambafix.fix.apply import fix_source
 from mambafix.flow.file_facts import FileFacts
 from mambafix.flow.context import Budget
 
@@ -547,9 +549,14 @@ def test_attributes_and_methods_inherited_from_a_class_of_the_file():
     """
     found = run_check(HEADER + dedent(body), select=("MF001",))
     assert [f.message.split(".", 1)[0] for f in found] == ["Child"]
-    assert "helper function" in found[0].fix_note  # applied inside the inherited step()
-    direct = run_check(HEADER + dedent(body.replace("x = self.step(layer, x)", "x = layer(x)")), select=("MF001",))
-    assert "not built in __init__" in direct[0].fix_note  # the base's to rewrite, not the subclass's
+    assert "outside the class" in found[0].fix_note  # applied inside the inherited step(): the base's code
+    direct = HEADER + dedent(body.replace("x = self.step(layer, x)", "x = layer(x)"))
+    assert run_check(direct, select=("MF001",))[0].fixable
+    # the base builds the layers (its other subclasses share them): no module is added there, the
+    # subclass's own forward gets a parameter-free norm
+    fixed = fix_source(direct.encode(), "m.py", load_config(), FixOptions()).fixed.decode()
+    assert fixed.split("class Child")[0] == direct.split("class Child")[0]
+    assert "x = layer(x)\n            x = nn.functional.layer_norm(x, x.shape[-1:])" in fixed
 
 
 def test_a_module_dict_built_by_a_comprehension_and_recurrent_layers_between():
@@ -577,8 +584,10 @@ def test_a_module_dict_built_by_a_comprehension_and_recurrent_layers_between():
             return self.m2(x)
     """
     found = run_check(HEADER + dedent(body.replace("RNN", "nn.LSTM(d, d, batch_first=True)")), select=("MF001",))
-    assert [f.message.split(".", 1)[0] for f in found] == ["Keyed"]
-    assert "ModuleDict" in found[0].fix_note
+    assert [f.message.split(".", 1)[0] for f in found] == ["Keyed"] and found[0].fixable
+    fixed = fix_source((HEADER + dedent(body)).encode(), "m.py", load_config(), FixOptions()).fixed.decode()
+    assert "self.norms = nn.ModuleDict({key: nn.LayerNorm(d) for key in self.layers})" in fixed
+    assert "x = self.norms[k](self.layers[k](x))" in fixed
     carried = body.replace("RNN", "nn.MultiheadAttention(d, 4, batch_first=True)")
     assert classes_reported(carried) == ["Keyed", "Recurrent"]  # attention carries its values' scale
 
@@ -737,3 +746,4 @@ def test_a_norm_written_with_tensor_methods_is_a_norm():
     assert classes_reported(body) == []
     assert classes_reported(body.replace(".add(self.eps).rsqrt()", ".add(self.eps)")) == ["LM"]
     assert classes_reported(body.replace(".add(self.eps).rsqrt()", ".add(xf).rsqrt()")) == ["LM"]
+
