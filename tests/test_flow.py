@@ -747,3 +747,75 @@ def test_a_norm_written_with_tensor_methods_is_a_norm():
     assert classes_reported(body.replace(".add(self.eps).rsqrt()", ".add(self.eps)")) == ["LM"]
     assert classes_reported(body.replace(".add(self.eps).rsqrt()", ".add(xf).rsqrt()")) == ["LM"]
 
+
+def test_a_model_given_a_submodule_that_builds_its_own_ssm_layers_is_no_wrapper():
+    """`self.encoder = encoder` then called reads as a wrapper given its module (the module taken
+    to be an SSM layer, the class's own flows not reported) only where the class builds no SSM
+    layer of its own; a model given its encoder and holding its own stack is checked as itself."""
+    body = """
+    class WithEncoder(nn.Module):
+        def __init__(self, encoder, d=32, n=4):
+            super().__init__()
+            self.encoder = encoder
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x):
+            x = self.encoder(x)
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    class Residual(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x):
+            return x + self.fn(x)
+
+    class Stack(nn.Module):
+        def __init__(self, d=32, n=4):
+            super().__init__()
+            self.blocks = nn.ModuleList([Residual(Mamba(d)) for _ in range(n)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return x
+    """
+    assert classes_reported(body) == ["WithEncoder", "Stack"]
+
+
+def test_a_fused_kernel_given_a_norms_weight_applies_that_norm():
+    """`fused_kernel(residuals=..., rms_weight=self.norm.weight)`: a function the analysis cannot see
+    that is given a norm module's own weight applies that norm (the fused-kernel idiom of
+    flash-linear-attention's hybrid blocks and mamba_ssm's own layer_norm_fn); given a projection's
+    weight it is just a function. A class chosen between two norm classes by a flag is a norm."""
+    body = """
+    from kernels.fused import fused_kernel
+
+    class Block(nn.Module):
+        def __init__(self, d, fuse=False):
+            super().__init__()
+            self.q = nn.Linear(d, 1)
+            self.norm = (nn.RMSNorm if fuse else nn.LayerNorm)(d)
+            self.mixer = Mamba(d)
+
+        def forward(self, x, states):
+            h = fused_kernel(query=self.q.weight, residuals=[*states, x], rms_weight=self.norm.weight, eps=1e-6)
+            return x + self.mixer(h)
+
+    class Stack(nn.Module):
+        def __init__(self, d=32, n=4):
+            super().__init__()
+            self.blocks = nn.ModuleList([Block(d) for _ in range(n)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x, [x])
+            return x
+    """
+    assert classes_reported(body) == []
+    assert classes_reported(body.replace("rms_weight=self.norm.weight", "rms_weight=self.q.weight")) == ["Stack"]
+    assert classes_reported(body.replace("(nn.RMSNorm if fuse else nn.LayerNorm)(d)",
+                                         "(nn.RMSNorm if fuse else nn.Identity)(d)")) == ["Stack"]

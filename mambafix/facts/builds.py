@@ -58,6 +58,9 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         return classify(facts, local.exprs[expr.value], local, depth + 1)  # `layer = Mamba(d)` earlier
     if isinstance(expr, cst.IfExp):  # `RMSNorm(d) if cfg.rms else nn.LayerNorm(d)`: what both branches are
         return join_elements(classify(facts, expr.body, local, depth + 1), classify(facts, expr.orelse, local, depth + 1))
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.IfExp):  # `(FusedRMSNorm if fuse else nn.RMSNorm)(d)`
+        return join_elements(classify(facts, expr.with_changes(func=expr.func.body), local, depth + 1),
+                             classify(facts, expr.with_changes(func=expr.func.orelse), local, depth + 1))
     if not isinstance(expr, cst.Call):
         return OTHER
     if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in MODULE_RETURNING:

@@ -86,6 +86,9 @@ def given_param(facts: Facts, init: cst.FunctionDef, methods: dict) -> str | Non
             return expr.value
         return None
 
+    if any(isinstance(n, cst.Call) and facts.families.layers.match_any(facts.resolver.candidates(n.func))
+           for n in walk(init.body)):
+        return None  # it builds SSM layers of its own: a model given a submodule, not a block given its mixer
     called = {self_attr(n.func) for name, m in methods.items() if name != "__init__"
               for n in walk(m.body) if isinstance(n, cst.Call)} - {None}
     for node in walk_statements(init.body):
