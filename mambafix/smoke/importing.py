@@ -141,11 +141,18 @@ class TreeFirst:
         pass
 
 
-def _holds_python(folder: Path) -> bool:
+def _holds_python(folder: Path, depth: int = 4) -> bool:
+    """Whether `folder` has Python source in it or in a folder below it (at most `depth` levels):
+    a folder of data is no package; `hybrid/` above `hybrid/src/pkg/` is one."""
     try:
-        return folder.is_dir() and any(p.suffix == ".py" or (p / "__init__.py").exists() for p in folder.iterdir())
+        if not folder.is_dir():
+            return False
+        children = list(folder.iterdir())
     except OSError:
         return False
+    if any(p.suffix == ".py" for p in children):
+        return True
+    return depth > 1 and any(p.is_dir() and _holds_python(p, depth - 1) for p in children[:200])
 
 
 def apply_plan(plan: ImportPlan) -> None:
