@@ -312,6 +312,8 @@ def smoke(
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the result as JSON.")] = None,
     plot_file: Annotated[Optional[Path], typer.Option("--plot", help="Write a per-layer RMS and gradient plot (PNG).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds before a probe process is stopped.")] = 300.0,
+    memory_limit: Annotated[Optional[float], typer.Option("--memory-limit", help="GB the probe process may hold [default: half the memory available].")] = None,
+    trial_timeout: Annotated[Optional[float], typer.Option("--trial-timeout", help="Seconds for each trial forward pass that confirms an inferred input [default: 30].")] = None,
     config_file: ConfigOpt = None,
 ) -> None:
     """Run short forward and backward passes over a sweep of input scales and judge every SSM layer and norm:
@@ -331,7 +333,8 @@ def smoke(
 
     given = _given(init, scales, input_shape, dtype=dtype and dtype.value, device=device and device.value,
                    batch=batch, length=length, width=width, train_steps=train_steps, gradients=gradients,
-                   input_dtype=input_dtype and input_dtype.value, vocab_size=vocab_size)
+                   input_dtype=input_dtype and input_dtype.value, vocab_size=vocab_size, memory_limit=memory_limit,
+                   trial_timeout=trial_timeout)
     targets = list(targets or []) + ([factory] if factory else [])
     try:
         config = load_config([Path(t.rpartition(":")[0] if ":" in t else t) for t in targets] or None, config_file)

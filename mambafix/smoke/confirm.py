@@ -33,9 +33,16 @@ def _owner(tree: ast.AST, line: int) -> tuple[str | None, tuple[str, ...]]:
 
 
 def describe(outcome, attrs: tuple[str, ...] = ()) -> tuple[str, str]:
-    """(status, text) for one finding from its class's probe."""
+    """(status, text) for one finding from its class's probe; constructor values smoke guessed
+    by their names are said after it."""
     if not outcome.ok:
         return "not_probed", f"not probed: {outcome.error.splitlines()[0] if outcome.error else 'unknown error'}"
+    status, text = _verdict(outcome, attrs)
+    guessed = outcome.data.get("guessed_init")
+    return status, text + (f" (constructor values guessed: {', '.join(guessed)})" if guessed else "")
+
+
+def _verdict(outcome, attrs: tuple[str, ...]) -> tuple[str, str]:
     result = outcome.data["result"]
     span = f"x{result['scales'][0]:g}-x{result['scales'][-1]:g}"
     bad = [r for r in result["layers"] if r["verdict"] != "ok"]
