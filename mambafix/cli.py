@@ -96,7 +96,7 @@ def check(
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
-    probe: Annotated[bool, typer.Option("--probe", help="Probe every class with an MF001 finding (needs torch; imports and runs it in a subprocess, as smoke does) and say whether the probe confirms it.")] = False,
+    probe: Annotated[bool, typer.Option("--probe", help="Probe every class with an MF001 or MF005-MF007 finding (needs torch; imports and runs it in a subprocess, as smoke does) and say whether the probe confirms it.")] = False,
     init: Annotated[Optional[str], typer.Option("--init", help="With --probe: constructor arguments, as for smoke.")] = None,
     input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="With --probe: the input shape, as for smoke.")] = None,
     scales: Annotated[Optional[str], typer.Option("--scales", help="With --probe: input scales [default: 1,10,30,100].")] = None,

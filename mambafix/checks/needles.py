@@ -14,3 +14,11 @@ def markers(config) -> tuple[bytes, ...]:
         out.append(max(words, key=len).encode() if words else marker.encode())
     return minimal(out)
 
+
+
+# MF005: an init hook is applied (`.apply(fn)`) or loops over modules or parameters.
+HOOKS = (b"apply(", b"parameters(", b"modules(")
+# MF006: a half dtype is named, or a module is cast with `.half()`.
+HALF = (b"float16", b"half")
+# MF007: a mamba_ssm layer (Mamba, Mamba2, Mamba2Simple) or MambaConfig is built.
+SIZES = (b"Mamba",)
