@@ -22,6 +22,7 @@ from mambafix.syntax.nodes import names_in, self_attr, string_text
 from mambafix.syntax.walk import small_statements, statements
 
 MAX_CALL_DEPTH = 3
+CONFIG = "config"  # a test that reads neither the module, nor the parameter, nor its name
 MODULE_CLASS = "torch.nn.Module"
 
 
@@ -80,7 +81,8 @@ class Run:
 
     def _if(self, stmt: cst.If, tests: tuple) -> str:
         decided = self.test(stmt.test)
-        guard = decided is None and self.mentions(stmt.test)
+        guard = decided is None
+        decided = None if decided is CONFIG else decided
         results = []
         if decided is not False:
             results.append(self._branch(stmt.body, tests + (stmt.test,), guard))
@@ -268,26 +270,31 @@ class Run:
             self.env[var] = self.value(element.value)
             results.append(self.test(comp.elt))
         self.env.pop(var, None)
+        results = [None if r is CONFIG else r for r in results]
         if name == "any":
             return True if True in results else (None if None in results else False)
         return False if False in results else (None if None in results else True)
 
-    def test(self, expr) -> bool | None:
-        """The test's truth under the bindings, or None where they do not decide it."""
+    def test(self, expr):
+        """The test's truth under the bindings: True, False, None where they do not decide a test
+        of the module, the parameter or its name (a guard), CONFIG where the test reads none of them."""
         if isinstance(expr, cst.BooleanOperation):
             left, right = self.test(expr.left), self.test(expr.right)
+            both = (left, right)
             if isinstance(expr.operator, cst.And):
-                return False if False in (left, right) else (None if None in (left, right) else True)
-            return True if True in (left, right) else (None if None in (left, right) else False)
+                return False if False in both else None if None in both else CONFIG if CONFIG in both else True
+            return True if True in both else CONFIG if CONFIG in both else None if None in both else False
         if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
             inner = self.test(expr.expression)
-            return None if inner is None else not inner
+            return inner if inner is None or inner is CONFIG else not inner
         if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
-            return self._compare(expr.left, expr.comparisons[0].operator, expr.comparisons[0].comparator)
-        if isinstance(expr, cst.Call) and self.facts.resolver.qualify(expr.func) == "isinstance" and len(expr.args) == 2:
-            return self._isinstance(expr.args[0].value, expr.args[1].value)
-        found = self.value(expr)
-        return found if isinstance(found, bool) else None
+            found = self._compare(expr.left, expr.comparisons[0].operator, expr.comparisons[0].comparator)
+        elif isinstance(expr, cst.Call) and self.facts.resolver.qualify(expr.func) == "isinstance" and len(expr.args) == 2:
+            found = self._isinstance(expr.args[0].value, expr.args[1].value)
+        else:
+            found = self.value(expr)
+            found = found if isinstance(found, bool) else None
+        return CONFIG if found is None and not self.mentions(expr) else found
 
     def _compare(self, left, op, right) -> bool | None:
         if isinstance(op, (cst.Is, cst.IsNot)) and isinstance(right, cst.Name) and right.value == "None":

@@ -89,9 +89,10 @@ def no_fix_reason(hit: list[tuple[InitParam, object]]) -> str | None:
 
 
 def _guard_test(write) -> cst.Comparison | None:
-    """The innermost `X.bias is not None` comparison in the tests around a write."""
+    """The innermost `X.bias is not None` that every path to the write passes: a test around it,
+    or one of the tests joined by `and` in it (under `or` or `not` it would not keep the write off)."""
     for test in reversed(write.tests):
-        for node in walk(test):
+        for node in _conjuncts(test):
             if isinstance(node, cst.Comparison) and len(node.comparisons) == 1 \
                     and isinstance(node.comparisons[0].operator, cst.IsNot) \
                     and isinstance(node.comparisons[0].comparator, cst.Name) \
@@ -99,6 +100,12 @@ def _guard_test(write) -> cst.Comparison | None:
                     and isinstance(node.left, cst.Attribute) and node.left.attr.value == "bias":
                 return node
     return None
+
+
+def _conjuncts(test) -> list:
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And) and not test.lpar:
+        return _conjuncts(test.left) + _conjuncts(test.right)
+    return [test]
 
 
 @dataclass(frozen=True)
@@ -114,32 +121,17 @@ class GuardWithNoReinit:
             if comparison is None or key in ctx.memo:
                 continue
             ctx.memo[key] = True
-            bias = comparison.left
-            parens = _needs_parens(write.tests, comparison)
-            ctx.plan.rewrite_expr(comparison, lambda node, bias=bias, parens=parens: _guarded(node, bias, parens))
+            ctx.plan.rewrite_expr(comparison, lambda node, bias=comparison.left: _guarded(node, bias))
             ctx.plan.changes.append("added mamba_ssm's _no_reinit guard to an init hook")
         return None
 
 
-def _guarded(node: cst.BaseExpression, bias: cst.BaseExpression, parens: bool) -> cst.BaseExpression:
+def _guarded(node: cst.BaseExpression, bias: cst.BaseExpression) -> cst.BaseExpression:
     marked = cst.Call(func=cst.Name("getattr"), args=[
         cst.Arg(bias, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
         cst.Arg(cst.SimpleString('"_no_reinit"'), comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
         cst.Arg(cst.Name("False"))])
-    out = cst.BooleanOperation(left=node, operator=cst.And(), right=cst.UnaryOperation(cst.Not(), marked))
-    return out.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) if parens else out
-
-
-def _needs_parens(tests: tuple, comparison: cst.Comparison) -> bool:
-    """Whether the comparison stands where an `and` needs parentheses (under `or`, `not`, a call)."""
-    for test in tests:
-        if test is comparison:
-            return False
-        for node in walk(test):
-            if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And) \
-                    and any(comparison is side for side in (node.left, node.right)):
-                return False
-    return True
+    return cst.BooleanOperation(left=node, operator=cst.And(), right=cst.UnaryOperation(cst.Not(), marked))
 
 
 CHECK = InitHookOverwritesSsmInit()

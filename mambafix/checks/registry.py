@@ -30,8 +30,8 @@ REGISTRY: dict[str, Entry] = {e.code: e for e in (
           gate=needles.LAYER_GATE),
     Entry("MF003", "mambafix.checks.mf003_debug_print", needles.markers),
     Entry("MF004", "mambafix.checks.mf004_print_in_forward", (b"forward",)),
-    Entry("MF005", "mambafix.checks.mf005_init_hook", needles.HOOKS, class_index=True, gate=needles.LAYER_GATE),
-    Entry("MF006", "mambafix.checks.mf006_half_precision", needles.HALF, class_index=True, gate=needles.LAYER_GATE),
+    Entry("MF005", "mambafix.checks.mf005_init_hook", needles.hooks, class_index=True, gate=needles.LAYER_GATE),
+    Entry("MF006", "mambafix.checks.mf006_half_precision", needles.half, class_index=True, gate=needles.LAYER_GATE),
     Entry("MF007", "mambafix.checks.mf007_kernel_shapes", needles.SIZES, gate=needles.LAYER_GATE),
 )}
 

@@ -64,6 +64,11 @@ class Scope:
             for target in small.targets:
                 if isinstance(target.target, cst.Name):
                     self.bound[target.target.value] = small.value
+                elif isinstance(target.target, (cst.Tuple, cst.List)) and isinstance(small.value, (cst.Tuple, cst.List)) \
+                        and len(target.target.elements) == len(small.value.elements):  # `a, b = 2, 64`
+                    for name, value in zip(target.target.elements, small.value.elements):
+                        if isinstance(name.value, cst.Name) and not isinstance(value, cst.StarredElement):
+                            self.bound[name.value.value] = value.value
         elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value is not None:
             self.bound[small.target.value] = small.value
 
