@@ -103,7 +103,9 @@ def check(
     length: Annotated[Optional[int], typer.Option("--length", help="With --probe: sequence length [default: 256].")] = None,
     probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="With --probe: seconds per probed class.")] = 300.0,
 ) -> None:
-    """Audit files for unnormalized Mamba stacks (MF001), missing residuals (MF002) and debug prints (MF003).
+    """Audit files for unnormalized Mamba stacks (MF001), missing residuals (MF002), debug prints (MF003),
+    init hooks that overwrite SSM initialization (MF005), half-precision SSM parameters (MF006) and
+    Mamba sizes the kernels reject (MF007).
 
     Without --probe, check never imports or runs the code it reads (and never imports torch).
     Exit codes: 0 clean, 1 findings, 2 errors (unreadable files, bad configuration).

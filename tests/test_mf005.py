@@ -178,6 +178,31 @@ def test_no_fix_where_the_layer_does_not_mark_its_bias_or_other_parameters_are_w
     assert not finding.fixable and "does not mark layers.*.dt_proj.bias _no_reinit" in finding.fix_note
 
 
+def test_hooks_applied_layer_by_layer_through_a_loop_over_the_stack():
+    per_layer = model(ZERO_LINEAR_BIAS, apply="for layer in self.layers:\n            layer.apply(self._init)")
+    assert len(mf005(per_layer)) == 1
+    keyed = """
+        class Keyed(nn.Module):
+            def __init__(self, d=32, n=2):
+                super().__init__()
+                self.layers = nn.ModuleList([nn.ModuleDict({"mamba": Mamba(d), "norm": nn.LayerNorm(d)}) for _ in range(n)])
+                for layer in self.layers:
+                    for p in layer["norm"].parameters():
+                        p.data.mul_(0.5)
+                for i, layer in enumerate(self.layers):
+                    for p in layer["mamba"].parameters():
+                        if p.dim() > 1:
+                            p.data.mul_(0.5)
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = x + layer["mamba"](layer["norm"](x))
+                return x
+    """
+    [finding] = mf005(keyed)  # the norm's loop touches no SSM parameter; the mamba's rescales A_log
+    assert "rescales A_log of its Mamba layers" in finding.message and finding.line == 14
+
+
 # ---- reproductions of real shapes --------------------------------------------------------------
 
 def test_sequential_recommender_zeroes_biases_of_its_mamba_layers():

@@ -72,7 +72,7 @@ class HalfPrecision:
             if module is None:
                 return None
             cast = f".{func.attr.value}({_args(call)})"
-            return f"`{code(func.value)}` ({module.display}, which holds SSM layers) is cast by `{cast}`", dtype
+            return f"`{_shown(func.value)}` ({module.display}, which holds SSM layers) is cast by `{cast}`", dtype
         for keyword in keywords:
             given = call_arg(call, (keyword,), None)
             if given is None:
@@ -125,7 +125,17 @@ class HalfPrecision:
 
 
 def _args(call: cst.Call) -> str:
-    return ", ".join(code(a).rstrip(", ") for a in call.args)
+    return ", ".join(code(a).strip().rstrip(",").strip() for a in call.args)
+
+
+def _shown(expr) -> str:
+    """An expression as a message shows it: on one line, a long call as `Name(...)`."""
+    text = code(expr)
+    if "\n" not in text and len(text) <= 60:
+        return text
+    if isinstance(expr, cst.Call):
+        return f"{_shown(expr.func)}(...)"
+    return " ".join(text.split())[:57] + "..."
 
 
 CHECK = HalfPrecision()

@@ -20,7 +20,7 @@ def markers(config) -> tuple[bytes, ...]:
 # dtype is named, or a module is cast with `.half()`. Each also reads files that hold SSM layers
 # (their class summaries say what a model built elsewhere holds).
 HOOKS = (b"apply(", b"parameters(", b"modules(")
-HALF = (b"float16", b"half")
+HALF = (b"float16", b".half(", b"torch.half")
 
 
 def hooks(config) -> tuple:

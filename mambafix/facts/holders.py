@@ -7,7 +7,7 @@ return the module they are given (`.to(device)`, `.cuda()`, `torch.compile(m)`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import libcst as cst
@@ -19,7 +19,7 @@ from mambafix.facts.scopes import Scope
 from mambafix.facts.ssm_init import call_params, class_params, element_params
 from mambafix.facts.ssm_params import InitParam
 from mambafix.syntax.names import Family
-from mambafix.syntax.nodes import self_attr
+from mambafix.syntax.nodes import self_attr, string_text
 
 MAX_DEPTH = 8
 
@@ -52,6 +52,12 @@ def held(facts, expr: cst.BaseExpression, scope: Scope | None, depth: int = 0) -
     attr = self_attr(expr)
     if attr is not None:
         return attribute_held(facts, scope.cls, attr) if scope is not None and scope.cls is not None else None
+    if isinstance(expr, cst.Attribute):  # `layer.mixer` of a module held: the parameters under that path
+        return part(held(facts, expr.value, scope, depth + 1), expr.attr.value)
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+        key = expr.slice[0].slice.value  # `self.layers[i]`, a loop's element, `blocks["mamba"]`
+        name = string_text(key) if isinstance(key, (cst.SimpleString, cst.ConcatenatedString)) else None
+        return part(held(facts, expr.value, scope, depth + 1), name or "*")
     if not isinstance(expr, cst.Call):
         return None
     func = expr.func
@@ -99,6 +105,19 @@ def attribute_held(facts, cls: cst.ClassDef, attr: str) -> Held | None:
     if not ssm:
         return None
     return Held(True, ssm[0].display or attr, tuple(dict.fromkeys(params)))
+
+
+def part(whole: Held | None, step: str) -> Held | None:
+    """The part of a held module under one more step of its path (an attribute, a key, or "*":
+    any element), where the parameters say it holds SSM layers there."""
+    if whole is None:
+        return None
+    params = []
+    for param in whole.params:
+        head, _, rest = param.path.partition(".")
+        if rest and (head == step or head == "*" or (step == "*" and head.isdigit())):
+            params.append(replace(param, path=rest))
+    return Held(True, whole.display, tuple(dict.fromkeys(params))) if params else None
 
 
 def _name(call: cst.Call) -> str:

@@ -53,11 +53,27 @@ class Scope:
                 for inner in blocks_of(stmt, defs=False):
                     yield from self._walk(inner)
                 self.conditions.pop()
+            elif isinstance(stmt, cst.For):
+                self.bind_loop(stmt.target, stmt.iter)
+                for inner in blocks_of(stmt, defs=False):
+                    yield from self._walk(inner)
             else:
                 for inner in blocks_of(stmt, defs=False):
                     yield from self._walk(inner)
             for small in small_statements(stmt):
                 self.bind(small)
+
+    def bind_loop(self, target, iterated) -> None:
+        """`for layer in self.layers`: the name stands for an element of what is iterated (written
+        as `self.layers[...]`); `enumerate(...)` and `zip(...)` are taken apart."""
+        func = iterated.func.value if isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Name) else None
+        if func == "enumerate" and iterated.args and isinstance(target, cst.Tuple) and len(target.elements) == 2:
+            self.bind_loop(target.elements[1].value, iterated.args[0].value)
+        elif func == "zip" and isinstance(target, cst.Tuple) and len(target.elements) == len(iterated.args):
+            for element, arg in zip(target.elements, iterated.args):
+                self.bind_loop(element.value, arg.value)
+        elif isinstance(target, cst.Name):
+            self.bound[target.value] = element_of(iterated)
 
     def bind(self, small) -> None:
         if isinstance(small, cst.Assign):
@@ -104,3 +120,11 @@ def scopes(facts) -> list[Scope]:
     visit(facts.module, None)
     facts.memo[key] = found
     return found
+
+
+EACH = "_each_"  # the index of `element_of`'s subscript: any element
+
+
+def element_of(container: cst.BaseExpression) -> cst.Subscript:
+    """`container[_each_]`: what a loop over the container binds its name to."""
+    return cst.Subscript(value=container, slice=[cst.SubscriptElement(cst.Index(cst.Name(EACH)))])

@@ -59,6 +59,13 @@ def call_params(facts: Facts, call: cst.Call, local: Locals | None = None, depth
     names = facts.resolver.candidates(func)
     fam = facts.families
     if names and (fam.sequentials.match_any(names) or fam.module_lists.match_any(names)):
+        keyed = _keyed(call)
+        if keyed is not None:  # ModuleDict({"mamba": Mamba(d), ...}): each under its key
+            out = []
+            for key, value in keyed:
+                if isinstance(value, cst.Call):
+                    out += [p.under(key) for p in call_params(facts, value, local, depth + 1)]
+            return dedupe(out)
         contents = container_contents(facts, call, local or Locals({}))
         if contents is None:
             return ()
@@ -77,6 +84,19 @@ def call_params(facts: Facts, call: cst.Call, local: Locals | None = None, depth
                 out += call_params(facts, value, returned_local, depth + 1)
         return dedupe(out)
     return class_params_by_expr(facts, func, call, depth + 1)
+
+
+def _keyed(call: cst.Call) -> list | None:
+    """The (key, module) pairs of a container built from a literal dict with string keys."""
+    args = [a for a in call.args if a.keyword is None]
+    if len(args) != 1 or not isinstance(args[0].value, cst.Dict):
+        return None
+    pairs = []
+    for element in args[0].value.elements:
+        if not (isinstance(element, cst.DictElement) and isinstance(element.key, (cst.SimpleString, cst.ConcatenatedString))):
+            return None
+        pairs.append((string_text(element.key), element.value))
+    return pairs
 
 
 def element_params(facts: Facts, element: Element | None, depth: int = 0) -> tuple[InitParam, ...]:
