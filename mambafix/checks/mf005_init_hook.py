@@ -14,7 +14,6 @@ from mambafix.checks.hook_sites import Site, sites_at, writes
 from mambafix.facts.scopes import scopes
 from mambafix.facts.ssm_params import LINEAR, InitParam
 from mambafix.flow.file_facts import FileFacts
-from mambafix.syntax.walk import walk
 
 CODE = "MF005"
 SHOWN = 3  # paths named in a message; the rest are counted

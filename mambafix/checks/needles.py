@@ -16,18 +16,5 @@ def markers(config) -> tuple[bytes, ...]:
 
 
 
-# MF005: an init hook is applied (`.apply(fn)`) or loops over modules or parameters; MF006: a half
-# dtype is named, or a module is cast with `.half()`. Each also reads files that hold SSM layers
-# (their class summaries say what a model built elsewhere holds).
-HOOKS = (b"apply(", b"parameters(", b"modules(")
-HALF = (b"float16", b".half(", b"torch.half")
-
-
-def hooks(config) -> tuple:
-    return HOOKS + layer_names(config)
-
-
-def half(config) -> tuple:
-    return HALF + layer_names(config)
 # MF007: a mamba_ssm layer (Mamba, Mamba2, Mamba2Simple) or MambaConfig is built.
 SIZES = (b"Mamba",)

@@ -85,11 +85,14 @@ def probe_findings(report, config, given: dict, *, timeout: float = 300, progres
             try:
                 tree = ast.parse(Path(finding.path).read_bytes())
                 cls, attrs = _owner(tree, finding.line)
-                if cls is None and finding.code in confirm_causes.CODES:
+                if cls is None and finding.code in ("MF006", "MF007"):  # a script building a model of the file
                     cls = confirm_causes.named_class(tree, finding.message)
             except (OSError, SyntaxError, ValueError):
                 pass
-        if cls is None:
+        if cls is None and finding.code == "MF005":
+            status, text = "not_probed", ("not probed: the hook runs outside any class (a script); the probe builds "
+                                          "classes, not scripts")
+        elif cls is None:
             status, text = "not_probed", "not probed: no class around this finding in a .py file"
         elif finding.code == "MF001":
             status, text = describe(probed(finding.path, cls), attrs)

@@ -7,8 +7,9 @@
 - MF007: confirmed where the reference backend refuses the layer's sizes as the kernels would,
   or notes a size older kernels refuse (smoke.kernel_limits).
 
-The class is the innermost one around the finding, else the first class of the file the message
-names (a script casting or initializing a model it built)."""
+The class is the innermost one around the finding, else, for MF006 and MF007, the first class of
+the file the message names (a script casting a model it built). An MF005 hook a script applies
+is not probed: building the class does not run the script."""
 
 from __future__ import annotations
 

@@ -36,6 +36,14 @@ def refuse_unknown(owner: str, unknown: dict) -> None:
                                   "(mambafix's pure-PyTorch Mamba); probe on a GPU with the fork's mamba_ssm installed")
 
 
+def usable(device):
+    """A layer built for a CUDA device on a machine without one is built on the CPU (the probe
+    moves the whole model to its own device afterwards)."""
+    if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
+        return None
+    return device
+
+
 def _scan_steps(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The plain recurrence, one step at a time. dA, bx: (B, T, *S); h: (B, *S)."""
     out = []
@@ -110,6 +118,7 @@ class Mamba(nn.Module):
                  use_fast_path=True, layer_idx=None, device=None, dtype=None, **unknown):
         refuse_unknown("Mamba", unknown)
         enforce("Mamba", d_model=d_model, d_state=d_state, d_conv=d_conv, expand=expand)
+        device = usable(device)
         factory = {"device": device, "dtype": dtype}
         super().__init__()
         self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand
@@ -204,6 +213,7 @@ class Mamba2(nn.Module):
         refuse_unknown(type(self).__name__, unknown)
         enforce(type(self).KERNEL_LAYER, d_model=d_model, d_state=d_state, d_conv=d_conv, expand=expand,
                 headdim=headdim, d_ssm=d_ssm, ngroups=ngroups)
+        device = usable(device)
         factory = {"device": device, "dtype": dtype}
         super().__init__()
         self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand
