@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from mambafix.checks import needles
 from mambafix.checks.base import Applicability, Diagnostic, FixContext
 from mambafix.checks.hook_sites import Site, sites_at, writes
 from mambafix.facts.scopes import scopes
@@ -23,6 +24,8 @@ class InitHookOverwritesSsmInit:
     code = CODE
 
     def run(self, facts: FileFacts) -> Iterator[Diagnostic]:
+        if not needles.holds(facts.source, needles.HOOKS, needles.WRITES):
+            return
         for scope in scopes(facts):
             owner = scope.cls.name.value if scope.cls is not None else (
                 scope.func.name.value if scope.func is not None else "module")

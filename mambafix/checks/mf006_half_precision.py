@@ -9,13 +9,14 @@ from functools import lru_cache
 import libcst as cst
 
 from mambafix.catalogue import load_rules
+from mambafix.checks import needles
 from mambafix.checks.base import Diagnostic
 from mambafix.facts.holders import held
-from mambafix.facts.scopes import Scope, scopes
+from mambafix.facts.scopes import Scope, calls_in, scopes
 from mambafix.flow.file_facts import FileFacts
 from mambafix.syntax.names import Family
 from mambafix.syntax.nodes import call_arg, code, string_text
-from mambafix.syntax.walk import small_statements, walk
+from mambafix.syntax.walk import small_statements
 
 CODE = "MF006"
 NO_FIX = "keep the parameters in float32 and run the forward under torch.autocast (the training loop is not in view)"
@@ -35,14 +36,18 @@ class HalfPrecision:
     code = CODE
 
     def run(self, facts: FileFacts) -> Iterator[Diagnostic]:
+        if not needles.holds(facts.source, needles.HALF):
+            return
         for scope in scopes(facts):
             owner = scope.cls.name.value if scope.cls is not None else (
                 scope.func.name.value if scope.func is not None else "module")
             pending = []  # torch.set_default_dtype(half) calls waiting for an SSM module built after them
             for stmt in scope.walk():
                 for small in small_statements(stmt):
-                    calls = [n for n in walk(small, prune=(cst.Lambda,)) if isinstance(n, cst.Call)]
+                    calls = calls_in(facts, small)
                     for call in calls:
+                        if not _may_cast(call):
+                            continue
                         found = self._cast(facts, call, scope)
                         if found is not None:
                             yield Diagnostic(CODE, small, (("owner", owner), ("what", found[0]), ("dtype", found[1])),
@@ -72,7 +77,8 @@ class HalfPrecision:
             if module is None:
                 return None
             cast = f".{func.attr.value}({_args(call)})"
-            return f"`{_shown(func.value)}` ({module.display}, which holds SSM layers) is cast by `{cast}`", dtype
+            what = "an SSM layer" if module.layer else "which holds SSM layers"
+            return f"`{_shown(func.value)}` ({module.display}, {what}) is cast by `{cast}`", dtype
         for keyword in keywords:
             given = call_arg(call, (keyword,), None)
             if given is None:
@@ -122,6 +128,14 @@ class HalfPrecision:
             return None
         qualified = facts.resolver.qualify(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
         return half.get(qualified) if qualified and "." in qualified else None
+
+
+def _may_cast(call: cst.Call) -> bool:
+    """A method that casts, or a dtype keyword given: the only calls worth reading further."""
+    _, _, methods, keywords, _ = _data()
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value in methods:
+        return True
+    return any(a.keyword is not None and a.keyword.value in keywords for a in call.args)
 
 
 def _args(call: cst.Call) -> str:

@@ -14,10 +14,10 @@ from mambafix.checks.base import Diagnostic
 from mambafix.facts import kernels
 from mambafix.facts.installed import find_module
 from mambafix.facts.numbers import UNKNOWN, value
-from mambafix.facts.scopes import Scope, scopes
+from mambafix.facts.scopes import Scope, calls_in, scopes
 from mambafix.flow.file_facts import FileFacts
 from mambafix.syntax.nodes import call_arg, string_text
-from mambafix.syntax.walk import small_statements, walk
+from mambafix.syntax.walk import small_statements
 
 CODE = "MF007"
 
@@ -26,14 +26,36 @@ class KernelShapes:
     code = CODE
 
     def run(self, facts: FileFacts) -> Iterator[Diagnostic]:
+        names = _local_names(facts)
+        if facts.source is not None and not any(f"{name}(".encode() in facts.source for name in names):
+            return  # no construction of a layer or config of the data in this file
         for scope in scopes(facts):
             for stmt in scope.walk():
                 for small in small_statements(stmt):
-                    for call in (n for n in walk(small, prune=(cst.Lambda,)) if isinstance(n, cst.Call)):
+                    for call in calls_in(facts, small):
+                        if _callee(call) not in names:
+                            continue
                         found = check_call(facts, call, scope)
                         if found is not None:
                             layer, values, broken = found
                             yield _diagnostic(small, layer, values, broken)
+
+
+def _local_names(facts) -> frozenset[str]:
+    """The names a call of a layer or config of the data can go by in this file: the classes'
+    own names, and the local names imports bind to them."""
+    key = ("MF007-names",)
+    if key not in facts.memo:
+        known = {c.rsplit(".", 1)[-1] for layer in kernels.catalogue()[0] for c in layer.classes}
+        known |= {c.rsplit(".", 1)[-1] for config in kernels.catalogue()[2] for c in config["classes"]}
+        local = {name for name, full in facts.resolver.aliases.items() if full.rsplit(".", 1)[-1] in known}
+        facts.memo[key] = frozenset(known | local)
+    return facts.memo[key]
+
+
+def _callee(call: cst.Call) -> str | None:
+    func = call.func
+    return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
 
 
 def check_call(facts, call: cst.Call, scope: Scope):
@@ -50,9 +72,11 @@ def check_call(facts, call: cst.Call, scope: Scope):
     if layer is None or given is None:
         return None
     values = kernels.sizes(layer, given)
-    version = package_version(facts, names)
-    broken = [v for v in kernels.violations(layer, values)
-              if not (v.constraint.before and version and not kernels.release_before(version, v.constraint.before))]
+    broken = kernels.violations(layer, values)
+    if any(v.constraint.before for v in broken):  # lifted by a later release: which one is in view?
+        version = package_version(facts, names)
+        broken = [v for v in broken
+                  if not (v.constraint.before and version and not kernels.release_before(version, v.constraint.before))]
     shown = {name: values[name] for name in layer.params if given.get(name, kernels.DEFAULT) is not kernels.DEFAULT}
     return (layer, shown, broken) if broken else None
 

@@ -15,7 +15,7 @@ import libcst as cst
 from mambafix.catalogue import load_rules
 from mambafix.facts.builds import MODULE_RETURNING, classify
 from mambafix.facts.kinds import Container, Kind
-from mambafix.facts.scopes import Scope
+from mambafix.facts.scopes import Each, Scope
 from mambafix.facts.ssm_init import call_params, class_params, element_params
 from mambafix.facts.ssm_params import InitParam
 from mambafix.syntax.names import Family
@@ -30,6 +30,7 @@ class Held:
     display: str  # the module's class, for messages
     params: tuple[InitParam, ...] = ()  # the SSM parameters it holds that their layers initialize
     call: cst.Call | None = None  # the construction, where the expression is one
+    layer: bool = False  # it is a library SSM layer itself (rules/families.toml layer_classes)
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +49,8 @@ def held(facts, expr: cst.BaseExpression, scope: Scope | None, depth: int = 0) -
         if scope is None:
             return None
         where, bound = scope.lookup(expr.value)
+        if isinstance(bound, Each):  # `for layer in self.layers`: any element
+            return part(held(facts, bound.container, scope, depth + 1), "*")
         return held(facts, bound, scope, depth + 1) if where == "bound" and bound is not None else None
     attr = self_attr(expr)
     if attr is not None:
@@ -77,7 +80,9 @@ def constructed(facts, call: cst.Call, shown: cst.Call) -> Held | None:
     ssm = element.kind in (Kind.MAMBA, Kind.NORMALIZED) or bool(element.model is not None and element.model.ssm)
     if not ssm:
         return None
-    return Held(True, element.display or _name(call), element_params(facts, element) or call_params(facts, call), shown)
+    layer = facts.families.layers.match_any(facts.resolver.candidates(call.func)) is not None
+    return Held(True, element.display or _name(call), element_params(facts, element) or call_params(facts, call), shown,
+                layer)
 
 
 def class_held(facts, cls: cst.ClassDef) -> Held | None:

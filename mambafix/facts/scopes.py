@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from mambafix.syntax.nodes import param_defaults
-from mambafix.syntax.walk import blocks_of, small_statements, statements
+from mambafix.syntax.walk import blocks_of, small_statements, statements, walk
 
 
 @dataclass
@@ -122,9 +122,20 @@ def scopes(facts) -> list[Scope]:
     return found
 
 
-EACH = "_each_"  # the index of `element_of`'s subscript: any element
+@dataclass(frozen=True)
+class Each:
+    """What a loop's name stands for: any element of the container iterated."""
+
+    container: cst.BaseExpression
 
 
-def element_of(container: cst.BaseExpression) -> cst.Subscript:
-    """`container[_each_]`: what a loop over the container binds its name to."""
-    return cst.Subscript(value=container, slice=[cst.SubscriptElement(cst.Index(cst.Name(EACH)))])
+def element_of(container: cst.BaseExpression) -> Each:
+    return Each(container)
+
+
+def calls_in(facts, small) -> list[cst.Call]:
+    """The calls of a small statement (not inside lambdas), found once per file for every check."""
+    key = ("calls", id(small))
+    if key not in facts.memo:
+        facts.memo[key] = [n for n in walk(small, prune=(cst.Lambda,)) if isinstance(n, cst.Call)]
+    return facts.memo[key]
