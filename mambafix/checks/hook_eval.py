@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from mambafix.checks.hook_values import PathVal, contains, how_written, member, path_equal, string_test
-from mambafix.facts.ssm_init import INIT_MODULE, LINEAR_CLASSES
+from mambafix.facts.ssm_init import LINEAR_CLASSES, written_tensor
 from mambafix.facts.ssm_params import LINEAR, InitParam
 from mambafix.syntax.nodes import names_in, self_attr, string_text
 from mambafix.syntax.walk import small_statements, statements
@@ -159,15 +159,14 @@ class Run:
 
     def _written(self, call: cst.Call):
         """(tensor written, how, constant) for an in-place call, else (None, "", None)."""
-        name = self.facts.resolver.qualify(call.func) or ""
-        last = call.func.attr.value if isinstance(call.func, cst.Attribute) else name.rsplit(".", 1)[-1]
+        tensor = written_tensor(self.facts, call)
+        if tensor is None:
+            return None, "", None
+        func = call.func
+        method = isinstance(func, cst.Attribute) and tensor is func.value
+        last = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
         args = [a.value for a in call.args]
-        if args and (name.startswith(INIT_MODULE) or (isinstance(call.func, cst.Name) and last.endswith("_")
-                                                       and not last.startswith("_"))):
-            return args[0], *how_written(last, args[1:])
-        if isinstance(call.func, cst.Attribute) and last.endswith("_") and last not in ("requires_grad_",):
-            return call.func.value, *how_written(last, args)
-        return None, "", None
+        return (tensor, *how_written(last, args if method else args[1:]))
 
     def _helper(self, call: cst.Call, tests: tuple) -> None:
         """`self.helper(m)` or `helper(m)`: the callee's body, its parameter bound to the module."""

@@ -207,7 +207,7 @@ def _read_small(facts, small, values, params, linears, marked, deleted, own_name
             if name in own_names and _is_parameter(facts, call.args[1].value):
                 params[name] = rank_of(facts, call.args[1].value.args[0].value if call.args[1].value.args else None, values)
             return
-        written = _written(facts, call)
+        written = written_tensor(facts, call)
         attr = _bias_owner(written) if written is not None else None
         if attr is not None and attr in linears:
             linears[attr] = True
@@ -252,15 +252,15 @@ def _is_linear(facts, value) -> bool:
     return not (isinstance(bias, cst.Name) and bias.value == "False")
 
 
-def _written(facts, call: cst.Call) -> cst.BaseExpression | None:
+def written_tensor(facts, call: cst.Call) -> cst.BaseExpression | None:
     """The tensor an in-place call writes: `nn.init.x_(t, ...)`, `f_(t, ...)`, `t.x_(...)`."""
     name = facts.resolver.qualify(call.func) or ""
     last = name.rsplit(".", 1)[-1]
     if call.args and (name.startswith(INIT_MODULE) or (last.endswith("_") and not last.startswith("_")
                                                        and isinstance(call.func, cst.Name))):
         return call.args[0].value
-    if isinstance(call.func, cst.Attribute) and call.func.attr.value.endswith("_") \
-            and call.func.attr.value not in ("requires_grad_", "register_hook_"):
+    method = call.func.attr.value if isinstance(call.func, cst.Attribute) else ""
+    if method.endswith("_") and not method.startswith("_") and method not in ("requires_grad_", "register_hook_"):
         return call.func.value
     return None
 
@@ -293,7 +293,7 @@ def _helper_linear(facts, call: cst.Call, methods: dict) -> bool | None:
                 elif (dotted(target) or "") in (f"{linear}.bias", f"{linear}.bias.data"):
                     written = True
             elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and linear is not None:
-                tensor = _written(facts, small.value)
+                tensor = written_tensor(facts, small.value)
                 text = dotted(tensor) if tensor is not None else None
                 written = written or text in (f"{linear}.bias", f"{linear}.bias.data")
             elif isinstance(small, cst.Return) and linear is not None and isinstance(small.value, cst.Name) \
