@@ -96,14 +96,16 @@ def check(
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
-    probe: Annotated[bool, typer.Option("--probe", help="Probe every class with an MF001 finding (needs torch; imports and runs it in a subprocess, as smoke does) and say whether the probe confirms it.")] = False,
+    probe: Annotated[bool, typer.Option("--probe", help="Probe every class with an MF001 or MF005-MF007 finding (needs torch; imports and runs it in a subprocess, as smoke does) and say whether the probe confirms it.")] = False,
     init: Annotated[Optional[str], typer.Option("--init", help="With --probe: constructor arguments, as for smoke.")] = None,
     input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="With --probe: the input shape, as for smoke.")] = None,
     scales: Annotated[Optional[str], typer.Option("--scales", help="With --probe: input scales [default: 1,10,30,100].")] = None,
     length: Annotated[Optional[int], typer.Option("--length", help="With --probe: sequence length [default: 256].")] = None,
     probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="With --probe: seconds per probed class.")] = 300.0,
 ) -> None:
-    """Audit files for unnormalized Mamba stacks (MF001), missing residuals (MF002) and debug prints (MF003).
+    """Audit files for unnormalized Mamba stacks (MF001), missing residuals (MF002), debug prints (MF003),
+    init hooks that overwrite SSM initialization (MF005), half-precision SSM parameters (MF006) and
+    Mamba sizes the kernels reject (MF007).
 
     Without --probe, check never imports or runs the code it reads (and never imports torch).
     Exit codes: 0 clean, 1 findings, 2 errors (unreadable files, bad configuration).

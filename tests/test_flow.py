@@ -496,7 +496,8 @@ def test_a_data_input_given_by_keyword():
 def test_cross_file_rounds_read_again_only_files_that_can_import_a_known_class(tmp_path):
     """A file no check wanted is read in a cross-file round where it can reach a class the index
     knows (an import binds its name, or it reads it as a module's attribute) and defines a class
-    (findings are in classes); a mention in prose, or a script with no class, is not read."""
+    (MF001's findings are in classes); a mention in prose, or a script with no class, is not read
+    unless a selected check finds things in scripts (MF005, MF006)."""
     from mambafix.engine.project import check_paths
 
     pkg = tmp_path / "pkg"
@@ -526,9 +527,15 @@ def test_cross_file_rounds_read_again_only_files_that_can_import_a_known_class(t
     (pkg / "by_module.py").write_text("import torch.nn as nn\nimport pkg.blocks as b\n\n" + stack.format(name="ByModule", ctor="b.Wrap"))
     (pkg / "prose.py").write_text('"""Wrap is described in pkg.blocks."""\n\n\nclass Note:\n    pass\n')
     (pkg / "script.py").write_text("from pkg.blocks import Wrap\n\nprint(Wrap)\n")
-    report = check_paths([pkg], load_config([tmp_path]), cache=False)
+    from mambafix.config import with_cli_overrides
+
+    config = with_cli_overrides(load_config([tmp_path]), select=["MF001", "MF002", "MF003"])
+    report = check_paths([pkg], config, cache=False)
     assert sorted(headline(f.message).split(":")[0] for f in report.findings) == ["ByModule.layers", "ByName.layers"]
     assert report.files_parsed == 3  # blocks.py, then the two that import Wrap; not prose.py, not script.py
+    # MF005 and MF006 find things in scripts too (a cast or an init hook of a model built there):
+    # with them selected (the default), the script that imports Wrap is read as well
+    assert check_paths([pkg], load_config([tmp_path]), cache=False).files_parsed == 4
 
 
 def test_attributes_and_methods_inherited_from_a_class_of_the_file():

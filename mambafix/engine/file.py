@@ -84,6 +84,7 @@ def analyze_module(data: bytes, path: str, config: Config, index: dict | None = 
     if path.endswith("__init__.py"):
         package = module_name
     facts = FileFacts(module, module_name, package, config, index)
+    facts.path, facts.source = path, data
     diagnostics = [d for code in sorted(codes) if code in REGISTRY for d in load_check(code).run(facts)]
     lines = text.splitlines()
     nodes = [d.node for d in diagnostics] + [n for d in diagnostics for n, _ in d.flow]

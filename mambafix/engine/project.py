@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mambafix.checks.needles import found
-from mambafix.checks.registry import REGISTRY, class_index_codes, needles_for
+from mambafix.checks.registry import REGISTRY, class_index_codes, needles_for, script_codes
 from mambafix.config import Config, load_config
 from mambafix.engine.pool import pool_map
 from mambafix.engine.results import FileResult
@@ -175,6 +175,7 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
     """Classes in one file that act as Mamba layers or normalized blocks, used in another: read
     the files that use them again with the project-wide index, until nothing new is learnt."""
     index_codes = class_index_codes() & prefilter.codes
+    scripts = bool(script_codes() & prefilter.codes)  # a finding may stand in a file with no class
     known: set[str] = set()  # the index's names: a round that re-reads nothing decodes no summary
     for result in results.values():
         known.update(result.summary_names())
@@ -191,7 +192,7 @@ def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, 
             result = results.get(i)
             if result is not None and result.error is None and _resolves(result.unresolved, known):
                 redo.append(i)
-            elif result is None and b"class " in data:  # a finding is always in a class
+            elif result is None and (scripts or b"class " in data):  # MF001's findings are always in a class
                 if names is None:
                     names, modules = _index_names(known)
                     wanted = _CAPITALIZED if all(n[:1].isupper() for n in names) else _IDENTIFIER

@@ -79,7 +79,7 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if not names:
         return OTHER
     if fam.sequentials.match_any(names) or fam.module_lists.match_any(names):
-        contents = container_contents(facts, expr, local or Locals({}))
+        contents = container_contents(facts, expr, local or Locals({}), depth + 1)
         if contents is None:
             return OTHER
         elements = contents.elements if contents.elements is not None else (contents.pattern or (contents.repeated,))
@@ -248,29 +248,30 @@ def _other_bindings(facts: Facts, names: list[str], matched: str) -> str:
     return f" ({matched}; {'; '.join(parts)})"
 
 
-def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents | None:
-    """The modules of `ModuleList(...)` / `Sequential(...)`, or None where they cannot be read."""
+def container_contents(facts: Facts, call: cst.Call, local: Locals, depth: int = 0) -> Contents | None:
+    """The modules of `ModuleList(...)` / `Sequential(...)`, or None where they cannot be read.
+    `depth`: how deep in containers the call stands (`x = nn.Sequential(x, ...)` nests without end)."""
     args = [a for a in call.args if a.keyword is None]
     if not args:
         return None
     if len(args) == 1 and (args[0].star == "*" or facts.families.module_lists.match_any(facts.resolver.candidates(call.func))
                            or _mapping_values(facts, args[0].value) is not None or isinstance(args[0].value, cst.DictComp)):
-        return _sequence_of(facts, args[0].value, local)
+        return _sequence_of(facts, args[0].value, local, depth)
     starred = [a for a in args if a.star]
     if len(starred) == 1 and starred[0].star == "*" and isinstance(starred[0].value, (cst.ListComp, cst.GeneratorExp)):
         # `nn.Sequential(*[Mamba(d) for _ in range(n)], nn.Linear(d, k))`: the repeated run is
         # the stack; the other modules stand before or after it
-        return _sequence_of(facts, starred[0].value, local)
+        return _sequence_of(facts, starred[0].value, local, depth)
     if starred:
         return None
-    return Contents(elements=tuple(classify(facts, a.value, local) for a in args), count=len(args),
+    return Contents(elements=tuple(classify(facts, a.value, local, depth) for a in args), count=len(args),
                     count_text=str(len(args)), count_fixed=True)
 
 
-def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Contents | None:
+def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals, depth: int = 0) -> Contents | None:
     values = _mapping_values(facts, expr)
     if values is not None:  # ModuleDict({"a": ...}), Sequential(OrderedDict([("a", ...), ...]))
-        elements = tuple(classify(facts, v, local) for v in values)
+        elements = tuple(classify(facts, v, local, depth) for v in values)
         return Contents(elements=elements, count=len(elements), count_text=str(len(elements)), count_fixed=True)
     attr = self_attr(expr)
     if attr is not None and attr in local.stacks and local.stacks[attr].container != Container.SINGLE:
@@ -282,7 +283,7 @@ def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Conte
     if isinstance(expr, cst.DictComp):  # ModuleDict({f"l{i}": Mamba(d) for i in range(n)})
         expr = cst.ListComp(elt=expr.value, for_in=expr.for_in)
     if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
-        element = classify(facts, expr.elt, local)
+        element = classify(facts, expr.elt, local, depth)
         count, text = range_count(expr.for_in.iter, local.defaults)
         iterated = expr.for_in.iter
         fixed = literal_count(iterated)
@@ -294,7 +295,7 @@ def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Conte
     if isinstance(expr, (cst.List, cst.Tuple)):
         if any(isinstance(e, cst.StarredElement) for e in expr.elements):
             return None
-        elements = tuple(classify(facts, e.value, local) for e in expr.elements)
+        elements = tuple(classify(facts, e.value, local, depth) for e in expr.elements)
         return Contents(elements=elements, count=len(elements), count_text=str(len(elements)), count_fixed=True)
     return None
 

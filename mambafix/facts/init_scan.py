@@ -204,8 +204,13 @@ def _scan_setattr(facts, call: cst.Call, small, stmt, info: InitInfo, local: Loc
             _record(info, replace(stack, define=small, insert_after=stmt), where, block)
 
 
+MAX_VALUE_DEPTH = 12  # names and conditional expressions followed for one attribute's value
+
+
 def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local: Locals,
-                      methods: dict) -> Stack | None:
+                      methods: dict, depth: int = 0) -> Stack | None:
+    if depth > MAX_VALUE_DEPTH:  # `x = a if c else x`: a name that stands for itself
+        return None
     if isinstance(value, cst.Name) and value.value == local.given and value.value not in local.exprs:
         # `self.fn = fn`: the module the wrapper is given, read as an SSM layer (the hypothesis
         # its summary is made under; a construction that passes another module knows nothing)
@@ -223,9 +228,9 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
     if isinstance(value, cst.IfExp):  # `nn.ModuleList([...]) if use_mamba else None`
         test = init_const(value.test, local, None)
         if test is not NOCONST:  # the branch the defaults take
-            return _stack_from_value(facts, attr, value.body if test else value.orelse, local, methods)
+            return _stack_from_value(facts, attr, value.body if test else value.orelse, local, methods, depth + 1)
         for branch in (value.body, value.orelse):
-            stack = _stack_from_value(facts, attr, branch, local, methods)
+            stack = _stack_from_value(facts, attr, branch, local, methods, depth + 1)
             if stack is not None and stack.container != Container.SINGLE:
                 return replace(stack, conditional=True)
         joined = classify(facts, value, local)  # one module of either branch: what both are
@@ -238,7 +243,7 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
         return Stack(attr, Container.PLAIN_LIST, contents, value=value) if contents is not None else None
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
             and value.func.attr.value in ("to", "cuda", "float", "half", "double", "bfloat16", "cpu"):
-        inner = _stack_from_value(facts, attr, value.func.value, local, methods)
+        inner = _stack_from_value(facts, attr, value.func.value, local, methods, depth + 1)
         if inner is not None and inner.container != Container.SINGLE:
             return inner  # `nn.Sequential(*blocks).float()`
     if not isinstance(value, cst.Call):

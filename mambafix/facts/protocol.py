@@ -19,6 +19,9 @@ class Facts(Protocol):
     families: Families
     index: dict[str, ClassSummary]
     unresolved: set[str]
+    memo: dict
+    module: cst.Module
+    config: object
 
     @property
     def classes(self) -> dict[str, cst.ClassDef]: ...

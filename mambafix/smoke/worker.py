@@ -12,6 +12,7 @@ from mambafix.smoke.construct import GUESSED, IGNORED, MissingConfigKey, UserErr
 
 def main(spec_path: str, out_path: str) -> int:
     from mambafix.smoke.inputs import TargetFailed
+    from mambafix.smoke.kernel_limits import KernelShapeRejected
     from mambafix.smoke.reference import UnsupportedArgument
 
     from mambafix.smoke.bounds import OverMemory, Watcher
@@ -28,6 +29,8 @@ def main(spec_path: str, out_path: str) -> int:
         out.update(error=str(exc), user_error=True)
     except TargetFailed as exc:
         out.update(error=str(exc), traceback=exc.trace)
+    except KernelShapeRejected as exc:  # the sizes mamba_ssm or its kernels refuse (MF007's proof)
+        out.update(error=str(exc), user_error=True, kernel_rejected=True)
     except (UnsupportedArgument, MissingConfigKey) as exc:
         out.update(error=str(exc), user_error=True)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, never a crash of mambafix
@@ -77,10 +80,14 @@ def probe(spec: dict, out: dict, watcher=None) -> None:
     from mambafix.smoke.inputs import choose, extra_arguments
     from mambafix.smoke.probe import SSM_SIGNATURES, first_tensor, layer_kind, run_probe
 
+    from mambafix.smoke import diagnoses
+
     device, backend = _backend(spec)
     torch.manual_seed(spec.get("seed", 0))
     target = load_target(spec["target"])
-    model, kwargs = build(target, spec.get("init", {}))
+    with diagnoses.building(spec, library=not backend.startswith("the target tree's own")) as found:
+        model, kwargs = build(target, spec.get("init", {}))
+    out.update(found.result(model))
     out["init"] = kwargs
     out["ignored_init"] = list(IGNORED)
     out["guessed_init"] = GUESSED
