@@ -17,7 +17,7 @@ from pathlib import Path
 SEVERITY = ("overflow", "explosion", "gradient explosion", "collapse", "vanishing gradient")
 
 
-def _owner(tree: ast.AST, line: int) -> tuple[str | None, tuple[str, ...]]:
+def finding_owner(tree: ast.AST, line: int) -> tuple[str | None, tuple[str, ...]]:
     """(innermost class containing `line`, the self attributes the statement at `line` names:
     the stack a loop iterates, or the one an assignment builds)."""
     owner, attrs = None, []
@@ -71,7 +71,7 @@ def probe_findings(report, config, given: dict, *, timeout: float = 300, progres
         cls, attrs = None, ()
         if finding.cell is None and finding.path.endswith(".py"):
             try:
-                cls, attrs = _owner(ast.parse(Path(finding.path).read_bytes()), finding.line)
+                cls, attrs = finding_owner(ast.parse(Path(finding.path).read_bytes()), finding.line)
             except (OSError, SyntaxError, ValueError):
                 pass
         if cls is None:
