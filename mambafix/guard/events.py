@@ -100,7 +100,7 @@ class Event:
     def to_dict(self) -> dict:
         return {"event": self.kind, "layer": self.layer, "step": self.step,
                 **({"phase": self.record.phase} if self.record.phase else {}),
-                "row": self.row.to_dict(), "detail": self.detail}
+                "row": self.row.to_dict(), "detail": self.detail, "layers": self.record.to_dict()["layers"]}
 
 
 def first_nonfinite(record: StepRecord) -> tuple[int, int, str] | None:

@@ -71,8 +71,8 @@ class Watcher:
         self._fired: set[tuple[str, str]] = set()
         self._jsonl = None
         self._recording = False
-        self._calls: list = []  # (layer index, input figures, output figures) this step
-        self._grads: dict[int, torch.Tensor | None] = {}
+        self._calls: list = []  # (layer index, (input figures, size), (output figures, size)) this step
+        self._grads: dict[int, tuple | None] = {}  # row -> (its output gradient's figures, size), once arrived
         self._open: StepRecord | None = None  # a record waiting for its gradients
         self._generation = 0  # bumped at detach: gradient hooks of an earlier attach do nothing
         self._weights: dict[str, str] = {}  # owner module -> its state_dict saved at an event
@@ -97,10 +97,14 @@ class Watcher:
             self._jsonl = self.jsonl_path.open("a", encoding="utf-8")
         return self
 
-    def detach(self) -> None:
-        """Remove every hook; the gradient hooks already on live tensors become no-ops."""
+    def detach(self, quiet: bool = False) -> None:
+        """Complete the last step, then remove every hook; the gradient hooks already on live
+        tensors become no-ops. `quiet`: what the last step fires is recorded, never raised."""
         try:
             self.flush()
+        except WatchError:
+            if not quiet:
+                raise
         finally:
             for handle in self._handles:
                 handle.remove()
@@ -119,8 +123,8 @@ class Watcher:
     def __enter__(self) -> "Watcher":
         return self.attach()
 
-    def __exit__(self, *exc) -> None:
-        self.detach()
+    def __exit__(self, kind, value, trace) -> None:
+        self.detach(quiet=kind is not None)  # never mask the exception leaving the block
 
     # -- steps ---------------------------------------------------------------------------
     def begin_step(self, step: int | None = None, phase: str | None = None) -> None:
