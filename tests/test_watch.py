@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 import mambafix  # noqa: E402
 from mambafix.guard import WatchError, WatchWarning  # noqa: E402
-from real_models import HOME_MADE_TENSOR, RESIDUAL_ONLY, SEED, VIM  # noqa: E402
+from real_models import HOME_MADE_TENSOR, ICU, RESIDUAL_ONLY, SEED, VIM  # noqa: E402
 from watch_harness import Sandbox, manual_first_nonfinite, train  # noqa: E402
 
 SEED_INIT = {"dropout": 0.0}  # dropout off: the step replays exactly for the check by hand
@@ -60,18 +60,20 @@ def test_seed_model_the_watch_names_the_layer_the_seeds_own_check_by_hand_names(
     assert event.row.out.nonfinite and not event.row.inp.nonfinite  # this layer made the non-finite values
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_a_real_residual_only_stack_the_watch_names_the_layer_a_check_by_hand_names(sandbox, seed):
-    """file id 14660187431's backbone: x = x + layer(x), and nan_to_num on the way out, so the
-    loss never shows the NaN; the watch sees it inside."""
-    model = sandbox.build(RESIDUAL_ONLY, seed=seed)
-    event, x = _diverge(model, RESIDUAL_ONLY.shape, seed)
+@pytest.mark.parametrize("real, seed", [(RESIDUAL_ONLY, 0), (RESIDUAL_ONLY, 1), (ICU, 0), (ICU, 1)])
+def test_real_unnormalized_stacks_the_watch_names_the_layer_a_check_by_hand_names(sandbox, real, seed):
+    """file id 14660187431's backbone (x = x + layer(x), and nan_to_num on the way out, so the
+    loss never shows the NaN; the watch sees it inside) and file id 55625485812's ICU model."""
+    model = sandbox.build(real, seed=seed)
+    event, x = _diverge(model, real.shape, seed)
     assert event.kind == "nonfinite"
     assert event.layer == manual_first_nonfinite(model, x, ("Mamba",)) is not None
-    assert bool(torch.isfinite(model(x)).all())  # what a NaN check on the output would have seen
+    if real is RESIDUAL_ONLY:
+        assert bool(torch.isfinite(model(x)).all())  # what a NaN check on the output would have seen
 
 
-@pytest.mark.parametrize("real, apply", [(SEED, "postnorm"), (SEED, "residual"), (RESIDUAL_ONLY, "postnorm")])
+@pytest.mark.parametrize("real, apply", [(SEED, "postnorm"), (SEED, "residual"), (RESIDUAL_ONLY, "postnorm"),
+                                         (ICU, "residual")])
 def test_the_normalized_versions_apply_writes_fire_nothing(sandbox, real, apply):
     model = sandbox.build(real, apply=apply, **(SEED_INIT if real is SEED else {}))
     with mambafix.watch(model, on_growth="raise", on_nonfinite="raise", advice=False) as w:

@@ -55,6 +55,8 @@ class Sandbox:
         from mambafix.smoke.construct import load_target
 
         self._forget()  # a second variant of the same files imports afresh
+        if any(rel.startswith("mamba_ssm/") for rel in model.files):  # its own package: imported as it is
+            self._forget(("mamba_ssm",))
         folder = self.root / (apply or "original")
         target = write(model, folder)
         if apply is not None:
