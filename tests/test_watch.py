@@ -84,6 +84,15 @@ def test_the_normalized_versions_apply_writes_fire_nothing(sandbox, real, apply)
     assert all(r.bounded for rec in w.history for r in rec.rows if r.kind == "mamba")
 
 
+def test_an_unnormalized_stack_at_a_learning_rate_it_survives_fires_nothing(sandbox):
+    """The seed model at lr 1e-3: its layers shrink what they are given (x0.03 each at init), and
+    an unbounded layer must grow 1e3x its input to fire."""
+    model = sandbox.build(SEED, **SEED_INIT)
+    with mambafix.watch(model, on_growth="raise", advice=False) as w:
+        train(model, SEED.shape, steps=QUIET_STEPS, lr=1e-3)
+    assert w.events == [] and not any(r.bounded for r in w.history[-1].rows)
+
+
 @pytest.mark.parametrize("real", [HOME_MADE_TENSOR, VIM])
 def test_models_that_normalize_already_fire_nothing(sandbox, real):
     model = sandbox.build(real)
