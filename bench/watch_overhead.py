@@ -70,8 +70,6 @@ def main() -> None:
 
     import torch
 
-    import mambafix
-
     if args.threads:
         torch.set_num_threads(args.threads)
     BiMamba = load_bimamba(args.device)
