@@ -188,6 +188,7 @@ def apply(
     import time
 
     from mambafix.fix.apply import STATE_DICT_NOTE, apply_paths
+    from mambafix.checks.prints import WATCH_NOTE, removed_prints
     from mambafix.checks.base import FixOptions
     from mambafix.report.terminal import progress_bar, wants_progress
 
@@ -225,6 +226,8 @@ def apply(
                    f"{len(report.remaining)} finding(s) left without an automatic fix{errors}.", err=diff)
         if any(f.patched_classes for f in report.changed):
             typer.echo(STATE_DICT_NOTE, err=diff)
+        if removed_prints(c for f in report.changed for c in f.changes):
+            typer.echo(WATCH_NOTE, err=diff)
     patched = [(f.path, c) for f in report.changed for c in f.patched_classes]
     if patched and not diff and smoke_after:
         _probe_after_apply(report, quiet)

@@ -17,7 +17,7 @@ from pathlib import Path
 SEVERITY = ("overflow", "explosion", "gradient explosion", "collapse", "vanishing gradient")
 
 
-def _owner(tree: ast.AST, line: int) -> tuple[str | None, tuple[str, ...]]:
+def finding_owner(tree: ast.AST, line: int) -> tuple[str | None, tuple[str, ...]]:
     """(innermost class containing `line`, the self attributes the statement at `line` names:
     the stack a loop iterates, or the one an assignment builds)."""
     owner, attrs = None, []
@@ -91,7 +91,7 @@ def probe_findings(report, config, given: dict, *, timeout: float = 300, progres
         if finding.cell is None and finding.path.endswith(".py"):
             try:
                 tree = ast.parse(Path(finding.path).read_bytes())
-                cls, attrs = _owner(tree, finding.line)
+                cls, attrs = finding_owner(tree, finding.line)
                 if cls is None and finding.code in ("MF006", "MF007"):  # a script building a model of the file
                     cls = confirm_causes.named_class(tree, finding.message)
             except (OSError, SyntaxError, ValueError):
