@@ -207,11 +207,28 @@ UNPACKED = HEAD + dedent("""
             return x
 """)
 
+# Layers whose width the tool cannot read (hidden in keyword arguments), each followed by a
+# projection in the same statement: the output reaches the next layer only as the projection's
+# result, so the parameter-free norm goes after the statement, on the name it assigns.
+PROJECTED = HEAD + dedent("""
+    class Projected(nn.Module):
+        def __init__(self, d_model=32, n_layers=3):
+            super().__init__()
+            cfg = {"d_model": d_model, "d_state": 8}
+            self.layers = nn.ModuleList([Mamba(**cfg) for _ in range(n_layers)])
+            self.proj = nn.Linear(d_model, d_model)
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = self.proj(layer(x))
+            return x
+""")
+
 # Every shape, by name, with the class the harness builds.
 SHAPES = {
     "skip": (SKIP, "SkipStack"), "aug-skip": (AUG_SKIP, "AugSkip"), "keyword": (KEYWORD, "KeywordCalls"),
     "multiline": (MULTILINE, "MultiLineInput"), "indexed": (INDEXED, "IndexedChain"),
     "two-stacks": (TWO_STACKS, "EncoderDecoder"), "alternatives": (ALTERNATIVES, "TwoBuilds"),
     "pyramid": (PYRAMID, "Pyramid"), "keyed": (KEYED, "Keyed"), "config-width": (CONFIG_WIDTH, "ScanStack"),
-    "unpacked": (UNPACKED, "Cells"),
+    "unpacked": (UNPACKED, "Cells"), "projected": (PROJECTED, "Projected"),
 }

@@ -320,7 +320,7 @@ def test_unfixable_findings_exit_1_and_file_untouched(tmp_path):
 
             def forward(self, x):
                 for layer in self.layers:
-                    x = self.proj(layer(x))  # no width to build a norm of, no name for one without
+                    x = self.proj(layer(x))[0]  # no width to build a norm of, its output named only through an index
                 return x
     """).encode()
     path = _write(tmp_path / "m.py", src)
@@ -440,3 +440,36 @@ def test_a_file_that_cannot_be_written_counts_its_findings_as_left(tmp_path, mon
     assert result.exit_code == 2 and path.read_bytes() == TWO_CLASSES.encode()
     assert "not written: read-only file system" in result.output
     assert "Changed 0 files; 2 finding(s) left without an automatic fix; 1 file with errors (above)." in result.output
+
+
+def test_a_fix_that_leaves_its_finding_is_undone_and_declined(monkeypatch):
+    """A fix pass whose edit check still finds (a bug of the planner or of the analysis) is not
+    repeated until the pass limit: the edit is undone, the finding left with why, the other
+    findings of the file still fixed."""
+    import libcst as cst
+    from mambafix.checks import stack_fixes
+    from mambafix.config import load_config
+
+    def leaves_it(ctx, use, plan):  # an edit that does not touch the path
+        ctx.plan.insert_small_after(plan.sources[0].carrier.stmt, cst.parse_statement("x = x * 1.0").body[0])
+        return None, ["x scaled by one"]
+
+    monkeypatch.setattr(stack_fixes, "write_postnorm", leaves_it)
+    src = dedent("""
+        import torch.nn as nn
+        from mamba_ssm import Mamba
+        class M(nn.Module):
+            def __init__(self, d):
+                super().__init__()
+                self.layers = nn.ModuleList([Mamba(d) for _ in range(4)])
+            def forward(self, x):
+                for layer in self.layers:
+                    x = layer(x)
+                    print("[BiMamba DEBUG] ok")
+                return x
+    """).encode()
+    fixed = fix_source(src, "m.py", load_config())
+    assert b"x * 1.0" not in fixed.fixed and b"print(" not in fixed.fixed  # undone; the print still removed
+    [left] = fixed.remaining
+    assert left.code == "MF001" and "did not clear the finding" in left.fix_note
+    assert not any("scaled" in c for c in fixed.changes)

@@ -70,6 +70,11 @@ EXPECTED = {
         "residual": ["x = layer(x) + x", "x = nn.functional.layer_norm(x, x.shape[-1:])"],
         "prenorm": ["x = x + layer(nn.functional.layer_norm(x, x.shape[-1:]))"],
     },
+    "projected": {  # no width, the output projected in its statement: after the statement, on its name
+        "postnorm": ["x = self.proj(layer(x))", "x = nn.functional.layer_norm(x, x.shape[-1:])"],
+        "residual": ["x = self.proj(layer(x) + x)", "x = nn.functional.layer_norm(x, x.shape[-1:])"],  # MF002's skip
+        "prenorm": ["x = x + self.proj(layer(nn.functional.layer_norm(x, x.shape[-1:])))"],
+    },
     "unpacked": {  # the output element of the tuple, after the statement that unpacks it
         "postnorm": ["y, gate = cell(x)", "y = norm(y)"],
         "residual": ["y = norm(y + x)"],

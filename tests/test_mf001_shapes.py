@@ -155,7 +155,10 @@ class M(nn.Module):
     assert len(found) == 1 and found[0].fixable
     out = fix_source((HEADER + src).encode(), "m.py", CONFIG, FixOptions()).fixed.decode()
     assert "x = layer(x)\n            x = nn.functional.layer_norm(x, x.shape[-1:])" in out
-    nested = src.replace("x = layer(x)", "x = self.proj(layer(x))")  # the output is an operand, not a name
+    projected = src.replace("x = layer(x)", "x = self.proj(layer(x))")  # the name holds it through a call
+    out = fix_source((HEADER + projected).encode(), "m.py", CONFIG, FixOptions()).fixed.decode()
+    assert "x = self.proj(layer(x))\n            x = nn.functional.layer_norm(x, x.shape[-1:])" in out
+    nested = src.replace("x = layer(x)", "x = self.proj(layer(x))[0]")  # only an element of what it gives
     found = mf001(nested)
     assert len(found) == 1 and not found[0].fixable and "width" in found[0].fix_note
 

@@ -206,6 +206,8 @@ def _no_skip(sn: SiteNorm) -> str | None:
     """Why no skip can be added around this source (its norm still can be), or None."""
     if sn.stream is None:
         return "its input is not a plain name, so the stream to add is not known"
+    if sn.carrier.through:
+        return "its output reaches the name it is assigned to through other code, which may change its width"
     if sn.carrier.after and sn.stream in names_in(sn.carrier.stmt.targets[0]):
         return "the statement that unpacks its output overwrites its input"
     return None

@@ -45,6 +45,7 @@ class Carrier:
     skip: bool  # the carried value already adds the layer's own input (a skip connection)
     nested: bool = False  # it is an operand of something that binds tighter than `+` (a sum put there needs parentheses)
     after: bool = False  # the output is one name of an unpacked tuple: normalized right after the statement
+    through: bool = False  # the whole value carries the output through other code (a projection, a sum)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,8 @@ def _site_norm(facts, use: StackUse, site: Site, sources: frozenset) -> SiteNorm
     if selector.kind == "none" or stack is None or not buildable(facts, use.cls, stack) \
             or selector.kind == "loop" and rewrite_for(selector.loop.target, selector.loop.iter, stack.attr, "_", "_") is None:
         selector, stack = NO_SELECTOR, None
+    if selector.kind == "none" and not (carrier.whole and carrier.target):
+        carrier = _assigned_through(site.stmt, carrier, parents_of(site.stmt)) or carrier
     if selector.kind == "none" and not (carrier.whole and carrier.target) and site.order in sources:
         return (f"the width of {site.text} could not be read (so no norm module of its width can be built) "
                 "and its output is not assigned to a name for a parameter-free norm")
@@ -162,7 +165,7 @@ def _stream(data: cst.Arg | None, stmt) -> str | None:
 
 
 # -- the carrier --------------------------------------------------------------------------------
-def _parents(stmt: cst.CSTNode) -> dict[int, cst.CSTNode]:
+def parents_of(stmt: cst.CSTNode) -> dict[int, cst.CSTNode]:
     out: dict[int, cst.CSTNode] = {}
     stack = [stmt]
     while stack:
@@ -186,7 +189,7 @@ def climb(facts, cls: cst.ClassDef, stmt, call: cst.Call, data: cst.Arg | None,
     """From the layer's call up to the value its statement carries on (see the module's text).
     `layers`: the ids of the calls that apply SSM layers (a sum with another layer's output is
     no skip connection)."""
-    parents = _parents(stmt)
+    parents = parents_of(stmt)
     inputs = names_in(data.value) if data is not None else set()
     node: cst.CSTNode = call
     skip = False
@@ -230,6 +233,29 @@ def climb(facts, cls: cst.ClassDef, stmt, call: cst.Call, data: cst.Arg | None,
             and isinstance(stmt.targets[0].target, (cst.Tuple, cst.List)):
         return Carrier(node, stmt, _unpacked_output(stmt.targets[0].target, output), True, False, False, True)
     return Carrier(node, stmt, target, whole, skip, nested)
+
+
+def _assigned_through(stmt, carrier: Carrier, parents: dict) -> Carrier | None:
+    """Where no norm module can be named: the statement's whole value, when it assigns one plain
+    name and the layer's output reaches it only as an argument of calls or an operand of
+    arithmetic (`x = proj(layer(x))`). A parameter-free norm of that name after the statement lies
+    on the finding's path (the name is what carries the output on) whatever width the calls give it."""
+    value = _statement_value(stmt)
+    if not isinstance(stmt, cst.Assign) or len(stmt.targets) != 1 or not isinstance(stmt.targets[0].target, cst.Name):
+        return None
+    node = carrier.node
+    while node is not value:
+        parent = parents.get(id(node))
+        if isinstance(parent, cst.Arg) and parent.value is node and not parent.star:
+            node = parents.get(id(parent))
+            if not isinstance(node, cst.Call) or node.func is parent:
+                return None
+        elif isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation)) and not isinstance(
+                getattr(parent, "operator", None), (cst.MatrixMultiply,)):
+            node = parent
+        else:
+            return None
+    return Carrier(value, stmt, stmt.targets[0].target.value, True, False, through=True)
 
 
 def _unpacked_output(target, output: int | None) -> str | None:

@@ -140,11 +140,12 @@ def _render(analysis: FileAnalysis, plan: EditPlan, pure: Family, path: str) -> 
     return new_bytes
 
 
-def fix_pass(analysis: FileAnalysis, options: FixOptions, pure: Family, path: str):
-    """One pass: every fixable finding's edits together; where they cannot be written, finding
-    by finding, each edit that cannot be written declined alone with its reason and the others
-    made. (new bytes, plan, declined findings, patched classes)"""
-    plan, declined, patched, failed = plan_fixes(analysis, options)
+def fix_pass(analysis: FileAnalysis, options: FixOptions, pure: Family, path: str, withheld=frozenset()):
+    """One pass: every fixable finding's edits together (but those `withheld`, by `_key`); where
+    they cannot be written, finding by finding, each edit that cannot be written declined alone
+    with its reason and the others made. (new bytes, plan, declined findings, patched classes)"""
+    wanted = [d for d, f in analysis.reported if d.fix is not None and _key(d, f) not in withheld]
+    plan, declined, patched, failed = plan_fixes(analysis, options, only=wanted)
     out = _render(analysis, plan, pure, path)
     if isinstance(out, bytes) and not failed:
         return out, plan, declined, patched
@@ -152,7 +153,7 @@ def fix_pass(analysis: FileAnalysis, options: FixOptions, pure: Family, path: st
     best = (analysis.module.bytes, EditPlan(), [], [])
     declined = []
     for diagnostic, finding in analysis.reported:
-        if diagnostic.fix is None:
+        if diagnostic.fix is None or _key(diagnostic, finding) in withheld:
             continue
         trial, trial_declined, trial_patched, trial_failed = plan_fixes(analysis, options, only=[*accepted, diagnostic])
         why = next((msg for d, _, msg in trial_failed if d is diagnostic), None)
@@ -172,6 +173,15 @@ def fix_pass(analysis: FileAnalysis, options: FixOptions, pure: Family, path: st
         declined.append(replace(finding, fixable=False, fix_note=why))
     out, plan, _, patched = best
     return out, plan, declined, patched
+
+
+UNCLEARED = ("its fix did not clear the finding (check still found it after the edit), so the edit was not "
+             "made: a bug of the tool; please report it")
+
+
+def _key(diagnostic, finding: Finding) -> tuple:
+    """A finding as passes see it: its rule, class and subject (lines move as edits are made)."""
+    return finding.code, finding.message.split(":", 1)[0]
 
 
 def fix_source(data: bytes, path: str, config: Config, options: FixOptions = FixOptions(), index=None) -> FileFix:
@@ -208,10 +218,20 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
     pure = Family(config.pure_calls)
     current = data
     printed = None  # libcst's printing of the original, where it is not byte for byte the original
+    withheld: dict = {}  # findings whose fix did not clear them: key -> the finding
+    last = None  # the pass before: (its bytes, what it fixed, len(changes), len(patched))
     for attempt in range(MAX_PASSES):
         analysis = analyze_module(current, path, config, index)
+        fixable_now = {_key(d, f): f for d, f in analysis.reported if d.fix is not None}
+        if last is not None and set(fixable_now) & last[1]:  # a fix that leaves its finding: undo, withhold
+            withheld.update({k: fixable_now[k] for k in set(fixable_now) & last[1]})
+            current, _, n_changes, n_patched = last
+            del result.changes[n_changes:], result.patched_classes[n_patched:]
+            analysis, last = analyze_module(current, path, config, index), None
         result.remaining = [f for f in analysis.findings if not f.fixable]
-        fixable = any(d.fix is not None for d, _ in analysis.reported)
+        result.remaining += [replace(f, fixable=False, fix_note=UNCLEARED) for d, f in analysis.reported
+                             if d.fix is not None and _key(d, f) in withheld]
+        fixable = any(d.fix is not None and _key(d, f) not in withheld for d, f in analysis.reported)
         if attempt == 0:
             original_findings = analysis.findings  # all left when the file is not rewritten
             result.found = list(original_findings)
@@ -220,13 +240,16 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
             current = printed  # fix libcst's printing; the changed lines are spliced back below
         if not fixable:
             break
-        new_bytes, plan, declined, patched = fix_pass(analysis, options, pure, path)
+        new_bytes, plan, declined, patched = fix_pass(analysis, options, pure, path, frozenset(withheld))
+        made = {_key(d, f) for d, f in analysis.reported if d.fix is not None and d.owner_class} - set(withheld) \
+            - {_key(None, f) for f in declined}
+        before = (current, made, len(result.changes), len(result.patched_classes))
         result.remaining += declined
         result.patched_classes.extend(patched)
         result.changes.extend(plan.changes)
         if new_bytes == current:
             break
-        current = new_bytes
+        current, last = new_bytes, before
     else:
         result.remaining = analyze_module(current, path, config, index).findings
     if printed is None:
