@@ -224,6 +224,21 @@ PROJECTED = HEAD + dedent("""
             return x
 """)
 
+# Layers kept in pairs with a projection, a ModuleList per pair, unpacked by the loop (the pattern of
+# tdkhoa1212/MAMBA_model mamba/mamba.py, there with a norm as the pair's second module).
+PAIRS = HEAD + dedent("""
+    class Pairs(nn.Module):
+        def __init__(self, d_model=32, n_layers=3):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.ModuleList([Mamba(d_model), nn.Linear(d_model, d_model)])
+                                         for _ in range(n_layers)])
+
+        def forward(self, x):
+            for mamba, proj in self.layers:
+                x = proj(mamba(x))
+            return x
+""")
+
 # Every shape, by name, with the class the harness builds.
 SHAPES = {
     "skip": (SKIP, "SkipStack"), "aug-skip": (AUG_SKIP, "AugSkip"), "keyword": (KEYWORD, "KeywordCalls"),
@@ -231,4 +246,5 @@ SHAPES = {
     "two-stacks": (TWO_STACKS, "EncoderDecoder"), "alternatives": (ALTERNATIVES, "TwoBuilds"),
     "pyramid": (PYRAMID, "Pyramid"), "keyed": (KEYED, "Keyed"), "config-width": (CONFIG_WIDTH, "ScanStack"),
     "unpacked": (UNPACKED, "Cells"), "projected": (PROJECTED, "Projected"),
+    "pairs": (PAIRS, "Pairs"),
 }

@@ -75,6 +75,11 @@ EXPECTED = {
         "residual": ["x = self.proj(layer(x) + x)", "x = nn.functional.layer_norm(x, x.shape[-1:])"],  # MF002's skip
         "prenorm": ["x = x + self.proj(layer(nn.functional.layer_norm(x, x.shape[-1:])))"],
     },
+    "pairs": {  # each name its own module of the pair: the norm after the projection, parameter-free
+        "postnorm": ["x = proj(mamba(x))", "x = nn.functional.layer_norm(x, x.shape[-1:])"],
+        "residual": ["x = proj(mamba(x) + x)", "x = nn.functional.layer_norm(x, x.shape[-1:])"],  # MF002's skip
+        "prenorm": ["x = x + proj(mamba(nn.functional.layer_norm(x, x.shape[-1:])))"],
+    },
     "unpacked": {  # the output element of the tuple, after the statement that unpacks it
         "postnorm": ["y, gate = cell(x)", "y = norm(y)"],
         "residual": ["y = norm(y + x)"],

@@ -873,3 +873,45 @@ def test_attributes_assigned_together_from_a_tuple_are_each_what_their_own_eleme
     fixed = fix_source((HEADER + dedent(body)).encode(), "m.py", load_config(), FixOptions()).fixed.decode()
     assert "self.first, self.second = Mamba(d), Mamba(d)\n        self.first_norm = nn.LayerNorm(d)" in fixed
     assert run_check(fixed, select=("MF001",)) == []
+
+
+def test_a_module_list_of_pairs_unpacked_in_the_loop_gives_each_name_its_own_module():
+    # tdkhoa1212/MAMBA_model mamba/mamba.py builds nn.ModuleList([nn.ModuleList([MambaBlock, RMSNorm])
+    # for each layer]) and runs `for mamba, norm in self.layers` pre-norm: each name is one module of
+    # the pair, not the pair; a pair whose second module is a projection is no norm
+    body = """
+    class Pairs(nn.Module):
+        def __init__(self, d, n=3, second=nn.LayerNorm):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.ModuleList([Mamba(d), second(d)]) for _ in range(n)])
+
+    class PreNorm(Pairs):
+        def forward(self, x):
+            for mamba, norm in self.layers:
+                x = x + mamba(norm(x))
+            return x
+
+    class NormLeftUnused(Pairs):
+        def forward(self, x):
+            for mamba, norm in self.layers:
+                x = mamba(x)
+            return x
+
+    class Projected(nn.Module):
+        def __init__(self, d, n=3):
+            super().__init__()
+            self.layers = nn.ModuleList()
+            for _ in range(n):
+                self.layers.append(nn.ModuleList([Mamba(d), nn.Linear(d, d)]))
+
+        def forward(self, x):
+            for mamba, proj in self.layers:
+                x = proj(mamba(x))
+            return x
+    """
+    found = run_check(HEADER + dedent(body), select=("MF001",))
+    assert [f.message.split(".", 1)[0] for f in found] == ["NormLeftUnused", "Projected"]
+    assert "layers[i][0] output reaches layers[i][0] again on the next trip through self.layers[i][1]" in found[1].message
+    fixed = fix_source((HEADER + dedent(body)).encode(), "m.py", load_config(), FixOptions()).fixed.decode()
+    assert "x = proj(mamba(x))\n            x = nn.functional.layer_norm(x, x.shape[-1:])" in fixed
+    assert run_check(fixed, select=("MF001",)) == []

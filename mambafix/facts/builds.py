@@ -82,17 +82,10 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
         contents = container_contents(facts, expr, local or Locals({}), depth + 1)
         if contents is None:
             return OTHER
-        elements = contents.elements if contents.elements is not None else (contents.pattern or (contents.repeated,))
-        if not elements:
-            return OTHER
-        kinds = {e.kind for e in elements}
-        mambas = [e for e in elements if e.kind == Kind.MAMBA]
-        if mambas and (Kind.NORM in kinds or Kind.NORMALIZED in kinds):
-            return Element(Kind.NORMALIZED, mambas[0].display, expr, model=_sequence_model(elements))
-        if mambas:
-            return Element(Kind.MAMBA, mambas[0].display, expr, mambas[0].d_model if len(mambas) == 1 else None,
-                           model=_sequence_model(elements))
-        return Element(Kind.NORMALIZED, model=_sequence_model(elements)) if Kind.NORMALIZED in kinds else OTHER
+        element = _container_element(expr, contents)
+        if element is not OTHER and contents.elements and not fam.sequentials.match_any(names):
+            return replace(element, members=contents.elements)  # unpacked where it is iterated
+        return element
     matched = fam.layers.match_any(names)
     if matched and _normalizes_itself(fam, matched, expr):
         return Element(Kind.NORMALIZED, matched.rsplit(".", 1)[-1], expr, model=transfers.SELF_NORMALIZED_SSM)
@@ -126,6 +119,21 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if fam.named_like_a_norm(names) and not (isinstance(expr.func, cst.Name) and expr.func.value in facts.classes):
         return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=transfers.NORM)  # unseen, named as one
     return OTHER
+
+
+def _container_element(expr: cst.Call, contents) -> Element:
+    """A container built inline, as one element of the container holding it."""
+    elements = contents.elements if contents.elements is not None else (contents.pattern or (contents.repeated,))
+    if not elements:
+        return OTHER
+    kinds = {e.kind for e in elements}
+    mambas = [e for e in elements if e.kind == Kind.MAMBA]
+    if mambas and (Kind.NORM in kinds or Kind.NORMALIZED in kinds):
+        return Element(Kind.NORMALIZED, mambas[0].display, expr, model=_sequence_model(elements))
+    if mambas:
+        return Element(Kind.MAMBA, mambas[0].display, expr, mambas[0].d_model if len(mambas) == 1 else None,
+                       model=_sequence_model(elements))
+    return Element(Kind.NORMALIZED, model=_sequence_model(elements)) if Kind.NORMALIZED in kinds else OTHER
 
 
 _KIND_MODELS = {Kind.MAMBA: transfers.SSM, Kind.NORM: transfers.NORM, Kind.NORMALIZED: transfers.NORMALIZED_BLOCK}

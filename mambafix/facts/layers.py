@@ -22,6 +22,7 @@ class Element:
     note: str = ""  # what else the constructor's name stands for (a try/except fallback)
     moved: str = ""  # a method chain the constructor call is wrapped in: `.to("cuda")`
     model: Any = None  # the data flow's Transfer of the module, where one is known
+    members: tuple | None = None  # a ModuleList built as a literal list: its modules, one by one
 
 
 OTHER = Element(Kind.OTHER)

@@ -17,6 +17,18 @@ from mambafix.flow.models import Func, Mod
 from mambafix.flow.values import NOCONST, V, const
 
 
+def _element_mod(element, text: str, stack: Stack, cls, parent: Mod, index: int | None = None) -> Mod:
+    """One module of a container: a ModuleList built as a literal list holds its own modules, one
+    by one (`for mixer, proj in self.blocks` unpacks them)."""
+    members = getattr(element, "members", None)
+    mod = Mod(text, element_transfer(element), stack, stack.attr,
+              Container.MODULE_LIST if members else Container.SINGLE, index=index, parent=parent, cls=cls)
+    if members:
+        mod.elements = tuple(_element_mod(m, f"{text}[{k}]", stack, cls, mod, k) for k, m in enumerate(members))
+        mod.count = len(members)
+    return mod
+
+
 def stack_mod(stack: Stack, cls: cst.ClassDef | None, text: str | None = None) -> Mod:
     """The module a stack attribute holds: one module, or a container with its elements."""
     text = text or f"self.{stack.attr}"
@@ -24,16 +36,14 @@ def stack_mod(stack: Stack, cls: cst.ClassDef | None, text: str | None = None) -
         return Mod(text, element_transfer(stack.repeated), stack, stack.attr, Container.SINGLE, cls=cls)
     mod = Mod(text, None, stack, stack.attr, stack.container, count=stack.count if stack.count_fixed else None, cls=cls)
     if stack.elements is not None:
-        mod.elements = tuple(Mod(f"{text}[{k}]", element_transfer(e), stack, stack.attr, Container.SINGLE,
-                                 index=k, parent=mod, cls=cls) for k, e in enumerate(stack.elements))
+        mod.elements = tuple(_element_mod(e, f"{text}[{k}]", stack, cls, mod, k) for k, e in enumerate(stack.elements))
         mod.count = len(stack.elements)
     elif stack.contents.pattern:
-        mod.elements = tuple(Mod(f"{text}[{k}]", element_transfer(e), stack, stack.attr, Container.SINGLE,
-                                 index=k, parent=mod, cls=cls) for k, e in enumerate(stack.contents.pattern))
+        mod.elements = tuple(_element_mod(e, f"{text}[{k}]", stack, cls, mod, k)
+                             for k, e in enumerate(stack.contents.pattern))
         mod.count = None  # the pattern repeats an unknown number of times
     elif stack.repeated is not None:
-        mod.repeated = Mod(f"{text}[i]", element_transfer(stack.repeated), stack, stack.attr, Container.SINGLE,
-                           parent=mod, cls=cls)
+        mod.repeated = _element_mod(stack.repeated, f"{text}[i]", stack, cls, mod)
     return mod
 
 

@@ -10,7 +10,7 @@ import libcst as cst
 from mambafix.flow.calls import CallEval
 from mambafix.flow.loops import LoopEval
 from mambafix.flow.context import MAX_DEPTH, Context
-from mambafix.flow.models import Func
+from mambafix.flow.models import Func, Mod
 from mambafix.flow.values import NOCONST, NONE_V, V, const, flat, join, join_states, union
 from mambafix.syntax.names import dotted
 from mambafix.syntax.nodes import int_value
@@ -136,9 +136,13 @@ class Evaluator(LoopEval, CallEval):
         elif isinstance(target, (cst.Tuple, cst.List)):
             elements = target.elements
             starred = any(isinstance(e, cst.StarredElement) for e in elements)
+            members = None if starred or value.items is not None else unpacked_modules(value, len(elements))
             if value.items is not None and len(value.items) == len(elements) and not starred:
                 for element, item in zip(elements, value.items):
                     self.assign(element.value, item, env)
+            elif members is not None:  # `mixer, proj = self.blocks[i]`: a ModuleList's modules, one by one
+                for element, member in zip(elements, members):
+                    self.assign(element.value, member, env)
             else:
                 whole = flat(value)
                 for element in elements:
@@ -231,3 +235,13 @@ _AUG = {
     cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
     cst.DivideAssign: cst.Divide, cst.MatrixMultiplyAssign: cst.MatrixMultiply, cst.PowerAssign: cst.Power,
 }
+
+
+def unpacked_modules(value: V, n: int) -> list[V] | None:
+    """What unpacking a value into `n` names gives where it holds only containers whose `n`
+    modules are known one by one: the k-th module of each, per name; None otherwise."""
+    mods = [m for m in value.mods if isinstance(m, Mod)]
+    if not mods or len(mods) != len(value.mods) or value.data \
+            or not all(m.is_container and len(m.elements) == n for m in mods):
+        return None
+    return [V(mods=frozenset(m.elements[k] for m in mods)) for k in range(n)]
