@@ -68,6 +68,17 @@ class M(nn.Module):
     def forward(self, x):
         return self.net(x)
 """,
+    "sequential-literal-named": """
+from collections import OrderedDict
+
+
+class M(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.net = nn.Sequential(OrderedDict([("ssm1", Mamba(d)), ("act", nn.GELU()), ("ssm2", Mamba(d))]))
+    def forward(self, x):
+        return self.net(x)
+""",
     "enumerate": """
 class M(nn.Module):
     def __init__(self, d, n=4):

@@ -22,6 +22,7 @@ from mambafix.facts.applications import StackUse
 from mambafix.facts.kinds import Kind, Shape
 from mambafix.facts.layers import Stack
 from mambafix.syntax.nodes import code, names_in, self_attr
+from mambafix.syntax.names import dotted
 
 
 def stack_diagnostic(code: str, use: StackUse, fix, blocker: str | None) -> Diagnostic:
@@ -71,11 +72,31 @@ def _sequential_blocker(stack: Stack) -> str | None:
                 f"over self.{unpacked} with a norm after each layer")
     if _unpacks_a_built_list(stack):
         return "the nn.Sequential unpacks a list built elsewhere (an append loop); add the norms where it is built"
+    value = stack.value
+    if stack.elements is not None and isinstance(value, cst.Call) and _named_pairs(value) is None \
+            and len(value.args) != len(stack.elements):
+        return "the nn.Sequential's modules are not written one per argument (a mapping the tool does not rewrite)"
     if stack.repeated is None and stack.uniform_d_model() is None:
         return "the layers' width (d_model) could not be read from their constructors"
     if stack.repeated is not None and (stack.repeated.d_model is None or names_in(stack.repeated.d_model) & stack.comp_names):
         return "the layers' width (d_model) could not be read from their constructor"
     return None
+
+
+def _named_pairs(value) -> cst.List | cst.Tuple | None:
+    """The literal list of `(name, module)` pairs of `nn.Sequential(OrderedDict([...]))`, each name
+    a plain string; None for any other call."""
+    if not isinstance(value, cst.Call) or len(value.args) != 1 or not isinstance(value.args[0].value, cst.Call):
+        return None
+    inner = value.args[0].value
+    if (dotted(inner.func) or "").rsplit(".", 1)[-1] != "OrderedDict" or len(inner.args) != 1:
+        return None
+    pairs = inner.args[0].value
+    if not isinstance(pairs, (cst.List, cst.Tuple)) or not all(
+            isinstance(e.value, cst.Tuple) and len(e.value.elements) == 2
+            and isinstance(e.value.elements[0].value, cst.SimpleString) for e in pairs.elements):
+        return None
+    return pairs
 
 
 def _unpacks_a_built_list(stack: Stack) -> bool:
@@ -146,6 +167,16 @@ class NormFix:
             wrapped = cst.parse_expression(f"{nn_name(ctx)}.Sequential({code(comp.elt)}, {norm})")
             new_comp = comp.with_changes(elt=wrapped)
             new_value = value.with_changes(args=[a.with_changes(value=new_comp) if a is star else a for a in value.args])
+        elif _named_pairs(value) is not None:  # nn.Sequential(OrderedDict([("name", module), ...]))
+            pairs = _named_pairs(value)
+            entries = []
+            for entry, element in zip(pairs.elements, stack.elements or ()):
+                entries.append(entry.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+                if element.kind == Kind.MAMBA:
+                    key = entry.value.elements[0].value.evaluated_value + "_norm"
+                    norm = norm_ctor(ctx, element.d_model) + element.moved
+                    entries.append(cst.Element(cst.parse_expression(f"({key!r}, {norm})")))
+            value, new_value = pairs, pairs.with_changes(elements=entries)
         else:
             args = []
             for arg, element in zip(value.args, stack.elements or ()):

@@ -177,6 +177,7 @@ def fix_pass(analysis: FileAnalysis, options: FixOptions, pure: Family, path: st
 
 UNCLEARED = ("its fix did not clear the finding (check still found it after the edit), so the edit was not "
              "made: a bug of the tool; please report it")
+NO_EDIT = "its fix planned no edit: a bug of the tool; please report it"
 
 
 def _key(diagnostic, finding: Finding) -> tuple:
@@ -245,10 +246,12 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
             - {_key(None, f) for f in declined}
         before = (current, made, len(result.changes), len(result.patched_classes))
         result.remaining += declined
+        if new_bytes == current:  # every fix declined, or one planned no edit: say so, never drop it
+            result.remaining += [replace(f, fixable=False, fix_note=NO_EDIT) for d, f in analysis.reported
+                                 if d.fix is not None and d.owner_class and _key(d, f) in made]
+            break
         result.patched_classes.extend(patched)
         result.changes.extend(plan.changes)
-        if new_bytes == current:
-            break
         current, last = new_bytes, before
     else:
         result.remaining = analyze_module(current, path, config, index).findings

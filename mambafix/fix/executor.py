@@ -57,6 +57,8 @@ class FixTransformer(cst.CSTTransformer):
 
     def on_leave(self, original, updated):
         result = super().on_leave(original, updated)
+        if not isinstance(original, cst.Call) and id(original) in self.plan.value_rewrites:  # calls: leave_Call
+            result = self.plan.value_rewrites[id(original)]
         rewrite = self.plan.expr_rewrites.get(id(original))
         if rewrite is not None and isinstance(result, cst.CSTNode):
             result = rewrite(result)
