@@ -7,7 +7,7 @@ changes anything, or an internal error is a failure (exit 1).
 
     python bench/apply_mirrors.py [--mirrors DIR] [--residual] [--style prenorm] [REPO ...]
 
-Mirrors are bare git repositories under DIR/OWNER+NAME/repo (the search tool's fetch). Nothing
+Mirrors are bare git repositories under DIR/OWNER+NAME/repo (bare clones, `git clone --bare`). Nothing
 of them is kept: each tree lives in a temporary folder and is removed.
 """
 

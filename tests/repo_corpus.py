@@ -1,8 +1,8 @@
 """A corpus of stacking patterns seen in public Mamba repositories, each rewritten in our own
 words as a minimal module (no code copied), with the classes MF001 must report.
 
-`source` names the repository and path the case was modelled on; where the search tool gave a
-file without its repository, its stored file id is cited instead. `expected` lists the classes
+`source` names the repository and path the case was modelled on; where only the file was at hand
+(its repository not recorded), its stored file id is cited instead. `expected` lists the classes
 that apply Mamba-family layers in sequence without normalization (the ground truth, decided by
 reading the original's forward; the behaviour of each is confirmed by the probe in
 tests/test_repo_corpus.py).

@@ -135,8 +135,8 @@ def test_a_single_binding_has_no_fallback_note(tmp_path):
 
 
 # A home-made selective SSM, as public repositories write one when mamba_ssm will not build:
-# modelled on a RetinexMamba image-enhancement model's `PurePyTorchMamba` (found by content
-# search, file id 26418360241 in the search index): in_proj, a depthwise conv, x_proj/dt_proj,
+# modelled on a RetinexMamba image-enhancement model's `PurePyTorchMamba` (a public file
+# whose repository was not recorded, stored id 26418360241): in_proj, a depthwise conv, x_proj/dt_proj,
 # A_log and D, out_proj, and no norm. It names no mamba_ssm class at all.
 HOME_MADE = dedent('''
     import torch
