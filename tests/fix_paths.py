@@ -239,6 +239,25 @@ PAIRS = HEAD + dedent("""
             return x
 """)
 
+# A skip written over several statements: the stream kept under another name before the layer,
+# the output masked, then added back (nirbo/HRM hybrid/src/hrm_lm/models/mamba2_layers.py,
+# MambaStack). The norm goes on the sum; `--residual` adds no second skip.
+SPREAD_SKIP = HEAD + dedent("""
+    class SpreadSkip(nn.Module):
+        def __init__(self, d_model=32, n_layers=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d_model) for _ in range(n_layers)])
+
+        def forward(self, x, mask=None):
+            for layer in self.layers:
+                residual = x
+                updated = layer(x)
+                if mask is not None:
+                    updated = updated * mask
+                x = residual + updated
+            return x
+""")
+
 # Every shape, by name, with the class the harness builds.
 SHAPES = {
     "skip": (SKIP, "SkipStack"), "aug-skip": (AUG_SKIP, "AugSkip"), "keyword": (KEYWORD, "KeywordCalls"),
@@ -246,5 +265,5 @@ SHAPES = {
     "two-stacks": (TWO_STACKS, "EncoderDecoder"), "alternatives": (ALTERNATIVES, "TwoBuilds"),
     "pyramid": (PYRAMID, "Pyramid"), "keyed": (KEYED, "Keyed"), "config-width": (CONFIG_WIDTH, "ScanStack"),
     "unpacked": (UNPACKED, "Cells"), "projected": (PROJECTED, "Projected"),
-    "pairs": (PAIRS, "Pairs"),
+    "pairs": (PAIRS, "Pairs"), "spread-skip": (SPREAD_SKIP, "SpreadSkip"),
 }

@@ -80,6 +80,11 @@ EXPECTED = {
         "residual": ["x = proj(mamba(x) + x)", "x = nn.functional.layer_norm(x, x.shape[-1:])"],  # MF002's skip
         "prenorm": ["x = x + proj(mamba(nn.functional.layer_norm(x, x.shape[-1:])))"],
     },
+    "spread-skip": {  # the skip found over the statements that write it: the norm on the sum, never a second skip
+        "postnorm": ["updated = layer(x)", "x = norm(residual + updated)"],
+        "residual": ["updated = layer(x)", "x = norm(residual + updated)"],
+        "prenorm": ["updated = layer(norm(x))", "x = residual + updated"],
+    },
     "unpacked": {  # the output element of the tuple, after the statement that unpacks it
         "postnorm": ["y, gate = cell(x)", "y = norm(y)"],
         "residual": ["y = norm(y + x)"],
