@@ -84,6 +84,53 @@ def test_the_normalized_versions_apply_writes_fire_nothing(sandbox, real, apply)
     assert all(r.bounded for rec in w.history for r in rec.rows if r.kind == "mamba")
 
 
+class _BiStack(torch.nn.Module):
+    """The shape of clmrie/Mamba-S6-From-Scratch vision/model.py VisionMamba after `mambafix apply`:
+    each block runs two SSM layers side by side (one on the flipped sequence, vision/block.py) and
+    averages them, the loop adds the block's output to its input, and apply's norm, where it cannot
+    read the width, is a call of the function layer_norm, a norm with no module for a hook to see;
+    the stack ends in a norm module (VisionMamba's norm_f). The layers' output projections are
+    scaled up so each grows far past the watch's factor."""
+
+    def __init__(self, norm: bool, width: int = 16, depth: int = 3, gain: float = 1e5):
+        from mambafix.smoke.reference import Mamba
+
+        super().__init__()
+        self.norm = norm
+        self.fwd = torch.nn.ModuleList(Mamba(d_model=width, d_state=8) for _ in range(depth))
+        self.bwd = torch.nn.ModuleList(Mamba(d_model=width, d_state=8) for _ in range(depth))
+        self.norm_f = torch.nn.LayerNorm(width)
+        with torch.no_grad():
+            for layer in [*self.fwd, *self.bwd]:
+                layer.out_proj.weight.mul_(gain)
+
+    def forward(self, x):
+        for fwd, bwd in zip(self.fwd, self.bwd):
+            x = x + (fwd(x) + bwd(x.flip(1)).flip(1)) / 2
+            if self.norm:
+                x = torch.nn.functional.layer_norm(x, x.shape[-1:])
+        return self.norm_f(x)
+
+
+def test_growth_a_norm_written_as_a_function_call_takes_back_fires_nothing():
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 16)
+    normalized = _BiStack(norm=True)
+    with mambafix.watch(normalized, on_growth="raise", on_nonfinite="raise", advice=False) as w:
+        with torch.no_grad():
+            normalized(x)
+    rows = [r for r in w.history[-1].rows if r.kind == "mamba"]
+    assert len(rows) == 6 and not rows[0].bounded and not rows[1].bounded  # no norm row after the first block
+    assert min(r.growth for r in rows) > 1e3 and w.events == []  # every layer grows; the norm after it takes it back
+    # the same stack without the call: the growth reaches the next block, and the watch says so
+    torch.manual_seed(0)
+    bare = _BiStack(norm=False)
+    with mambafix.watch(bare, on_growth=None, on_nonfinite=None, advice=False) as w:
+        with torch.no_grad():
+            bare(x)
+    assert ("growth", "fwd.0") in [(e.kind, e.layer) for e in w.events]
+
+
 def test_an_unnormalized_stack_at_a_learning_rate_it_survives_fires_nothing(sandbox):
     """The seed model at lr 1e-3: its layers shrink what they are given (x0.03 each at init), and
     an unbounded layer must grow 1e3x its input to fire."""

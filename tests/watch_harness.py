@@ -72,18 +72,21 @@ class Sandbox:
         return build(cls, {**model.init, **init})[0]
 
 
-def train(model: torch.nn.Module, shape, steps: int, lr: float = LR, seed: int = 0, last: dict | None = None) -> int:
-    """AdamW on random inputs and targets; the input of the step running is kept in `last`.
-    Returns the number of steps completed."""
+def train(model: torch.nn.Module, shape, steps: int, lr: float = LR, seed: int = 0, last: dict | None = None,
+          make=None, call=None) -> int:
+    """AdamW on random inputs and targets; the input of the step running (and the random state
+    its forward starts from, so dropout replays) is kept in `last`. `make(generator)` gives an
+    input other than a float tensor of `shape` (token ids); `call(model, x)` a forward with
+    other arguments. Returns the number of steps completed."""
     from mambafix.smoke.probe import first_tensor
 
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed + 10)
     for step in range(steps):
-        x = torch.randn(*shape, generator=gen)
+        x = make(gen) if make is not None else torch.randn(*shape, generator=gen)
         if last is not None:
-            last["x"] = x
-        out = first_tensor(model(x))
+            last["x"], last["rng"] = x, torch.get_rng_state()
+        out = first_tensor(call(model, x) if call is not None else model(x))
         loss = (out - torch.randn(out.shape, generator=gen)).abs().mean()
         opt.zero_grad()
         loss.backward()
@@ -91,14 +94,22 @@ def train(model: torch.nn.Module, shape, steps: int, lr: float = LR, seed: int =
     return steps
 
 
-def manual_first_nonfinite(model: torch.nn.Module, x: torch.Tensor, classes: tuple[str, ...]) -> str | None:
-    """The first SSM layer (by class name) whose output holds NaN or inf, in the order they run."""
+def manual_first_nonfinite(model: torch.nn.Module, x: torch.Tensor, classes: tuple[str, ...], call=None,
+                           rng: torch.Tensor | None = None) -> str | None:
+    """The first SSM layer (by class name) whose output holds NaN or inf, in the order they run.
+    `rng`: the random state the step's forward started from (`train`'s last["rng"]), restored
+    first so a model left in training mode draws the same dropout masks."""
+    from mambafix.smoke.probe import first_tensor
+
     seen: list[tuple[str, bool]] = []
-    handles = [m.register_forward_hook(lambda mod, args, out, n=n: seen.append((n, bool(torch.isfinite(out).all()))))
-               for n, m in model.named_modules() if type(m).__name__ in classes]
+    handles = [m.register_forward_hook(
+        lambda mod, args, out, n=n: seen.append((n, bool(torch.isfinite(first_tensor(out)).all()))))
+        for n, m in model.named_modules() if type(m).__name__ in classes]
     try:
+        if rng is not None:
+            torch.set_rng_state(rng)
         with torch.no_grad():
-            model(x)
+            call(model, x) if call is not None else model(x)
     finally:
         for h in handles:
             h.remove()

@@ -5,7 +5,8 @@
   SSM layer that ran last before it, the one that made the values; where the module's input was
   already non-finite, the report says the values came from before it.
 - growth: an SSM layer whose output RMS passes `growth` times its input RMS, and whose output
-  reaches the next SSM layer with no norm between (smoke's `bounded`, smoke.verdicts.mark_context):
+  reaches the next SSM layer with no norm between (smoke's `bounded`, smoke.verdicts.mark_context),
+  nor anything else that takes the growth back (`arrives`: the next SSM layer's input carries it):
   a norm after a layer takes its growth back, so a normalized model's layers may grow as they
   like (after `apply`, the seed's layers grow 1e7-1e15x at a diverging learning rate and the model
   stays finite). Inputs with RMS under 1e-6 are not judged (a zero-padded input is no signal).
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from mambafix.guard.record import Row, StepRecord, fmt, profile_table
 
 INPUT_FLOOR = 1e-6  # input RMS under which growth is not judged
+SAME_INPUT = 1e-6  # relative difference under which two figures are one input's (smoke.verdicts.SAME_INPUT)
 
 
 class WatchError(FloatingPointError):
@@ -119,10 +121,36 @@ def first_nonfinite(record: StepRecord) -> tuple[int, int, str] | None:
 
 
 def growing(record: StepRecord, factor: float) -> list[int]:
-    """Rows of unbounded SSM layers whose output grew past `factor` times their input."""
+    """Rows of unbounded SSM layers whose output grew past `factor` times their input, and whose
+    growth reaches the next SSM layer."""
     return [i for i, r in enumerate(record.rows)
             if r.kind == "mamba" and not r.bounded and r.inp.rms >= INPUT_FLOOR
-            and not (r.out.nonfinite or r.inp.nonfinite) and r.growth > factor]
+            and not (r.out.nonfinite or r.inp.nonfinite) and r.growth > factor and arrives(record.rows, i, factor)]
+
+
+def arrives(rows: list[Row], i: int, factor: float) -> bool:
+    """Whether row i's growth reaches the next SSM layer that ran: that layer's input RMS is past
+    `factor` times row i's input. A norm written as a function call (`F.layer_norm(x, ...)`, as
+    apply writes one where it cannot read the width) has no module to hook, so no norm row shows
+    it; what it does to the next layer's input does. A parallel branch on the same input (the
+    flipped twin of a bidirectional pair: consecutive, with the same RMS, min and max, where
+    smoke.verdicts.mark_context compares the RMS alone, and every input a norm made has RMS 1) is
+    not the next layer. True where no SSM layer follows (the norm rows alone decide there)."""
+    base = rows[i].inp
+    parallel = True
+    for r in rows[i + 1:]:
+        if r.kind != "mamba":
+            parallel = False
+            continue
+        if parallel and all(_same(a, b) for a, b in ((r.inp.rms, base.rms), (r.inp.min, base.min),
+                                                    (r.inp.max, base.max))):
+            continue
+        return r.inp.nonfinite or not r.inp.rms <= factor * base.rms
+    return True
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= SAME_INPUT * max(abs(a), abs(b), 1e-30)
 
 
 def last_nonfinite_gradient(record: StepRecord) -> int | None:
