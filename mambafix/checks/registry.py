@@ -20,14 +20,15 @@ class Entry:
     module: str
     needles: Callable[[object], tuple[bytes, ...]] | tuple[bytes, ...]  # from the config, or fixed
     class_index: bool = False
-    gate: tuple[bytes, ...] = ()  # a file must contain one of these before its needles are looked for
+    # groups of byte strings: a file must contain one of each group before its needles are looked for
+    gate: tuple[tuple[bytes, ...], ...] = ()
 
 
 REGISTRY: dict[str, Entry] = {e.code: e for e in (
     Entry("MF001", "mambafix.checks.mf001_unnormalized_stack", needles.layer_names, class_index=True,
-          gate=needles.LAYER_GATE),
+          gate=(needles.LAYER_GATE, needles.CLASS_GATE)),
     Entry("MF002", "mambafix.checks.mf002_stack_without_residual", needles.layer_names, class_index=True,
-          gate=needles.LAYER_GATE),
+          gate=(needles.LAYER_GATE, needles.CLASS_GATE)),
     Entry("MF003", "mambafix.checks.mf003_debug_print", needles.markers),
     Entry("MF004", "mambafix.checks.mf004_print_in_forward", (b"forward",)),
 )}

@@ -6,6 +6,7 @@ libcst nodes; they hold no rule logic.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 
 import libcst as cst
@@ -34,10 +35,25 @@ class Locals:
         self.lists: dict[str, Contents] = {}
         self.started: dict[str, cst.BaseExpression] = {}  # what an append-built name was first
         self.stacks = stacks if stacks is not None else {}  # `self.<attr>` stacks read so far
+        self.following: set[str] = set()  # names whose value is being read (`x = f(x)` reads x's own value)
 
     def assign(self, name: str, value: cst.BaseExpression) -> None:
         self.exprs[name] = value
         self.lists.pop(name, None)
+
+    @contextmanager
+    def follow(self, name: str):
+        """The value assigned to `name`, while it is read; None where it is being read already (a
+        name assigned from itself, `x = x.to(d)`, `x = nn.Sequential(x, ...)`: the value it had
+        before is not kept, and reading it again would never end)."""
+        if name in self.following:
+            yield None
+            return
+        self.following.add(name)
+        try:
+            yield self.exprs[name]
+        finally:
+            self.following.discard(name)
 
     def append_built(self, name: str, contents: Contents) -> None:
         self.lists[name] = contents
@@ -55,7 +71,8 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if depth > 8:  # `layer = copy.deepcopy(layer)` and the like
         return OTHER
     if isinstance(expr, cst.Name) and local is not None and expr.value in local.exprs:
-        return classify(facts, local.exprs[expr.value], local, depth + 1)  # `layer = Mamba(d)` earlier
+        with local.follow(expr.value) as value:  # `layer = Mamba(d)` earlier
+            return OTHER if value is None else classify(facts, value, local, depth + 1)
     if not isinstance(expr, cst.Call):
         return OTHER
     if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in MODULE_RETURNING:
