@@ -96,14 +96,16 @@ def check(
     jobs: JobsOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
-    probe: Annotated[bool, typer.Option("--probe", help="Probe every class with an MF001 finding (needs torch; imports and runs it in a subprocess, as smoke does) and say whether the probe confirms it.")] = False,
+    probe: Annotated[bool, typer.Option("--probe", help="Probe every class with an MF001 or MF005-MF007 finding (needs torch; imports and runs it in a subprocess, as smoke does) and say whether the probe confirms it.")] = False,
     init: Annotated[Optional[str], typer.Option("--init", help="With --probe: constructor arguments, as for smoke.")] = None,
     input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="With --probe: the input shape, as for smoke.")] = None,
     scales: Annotated[Optional[str], typer.Option("--scales", help="With --probe: input scales [default: 1,10,30,100].")] = None,
     length: Annotated[Optional[int], typer.Option("--length", help="With --probe: sequence length [default: 256].")] = None,
     probe_timeout: Annotated[float, typer.Option("--probe-timeout", help="With --probe: seconds per probed class.")] = 300.0,
 ) -> None:
-    """Audit files for unnormalized Mamba stacks (MF001), missing residuals (MF002) and debug prints (MF003).
+    """Audit files for unnormalized Mamba stacks (MF001), missing residuals (MF002), debug prints (MF003),
+    init hooks that overwrite SSM initialization (MF005), half-precision SSM parameters (MF006) and
+    Mamba sizes the kernels reject (MF007).
 
     Without --probe, check never imports or runs the code it reads (and never imports torch).
     Exit codes: 0 clean, 1 findings, 2 errors (unreadable files, bad configuration).
@@ -186,6 +188,7 @@ def apply(
     import time
 
     from mambafix.fix.apply import STATE_DICT_NOTE, apply_paths
+    from mambafix.checks.prints import WATCH_NOTE, removed_prints
     from mambafix.checks.base import FixOptions
     from mambafix.report.terminal import progress_bar, wants_progress
 
@@ -217,10 +220,14 @@ def apply(
         typer.echo(f"{skipped.path}: skipped: {skipped.message}", err=True)
     if not quiet:
         n = len(report.changed)
+        failed = len(report.errors) + sum(1 for f in report.files if f.error)
+        errors = f"; {failed} file{'s' if failed != 1 else ''} with errors (above)" if failed else ""
         typer.echo(f"{'Would change' if diff else 'Changed'} {n} file{'s' if n != 1 else ''}; "
-                   f"{len(report.remaining)} finding(s) left without an automatic fix.", err=diff)
+                   f"{len(report.remaining)} finding(s) left without an automatic fix{errors}.", err=diff)
         if any(f.patched_classes for f in report.changed):
             typer.echo(STATE_DICT_NOTE, err=diff)
+        if removed_prints(c for f in report.changed for c in f.changes):
+            typer.echo(WATCH_NOTE, err=diff)
     patched = [(f.path, c) for f in report.changed for c in f.patched_classes]
     if patched and not diff and smoke_after:
         _probe_after_apply(report, quiet)
@@ -310,6 +317,8 @@ def smoke(
     report: Annotated[Optional[Path], typer.Option("--report", help="Write the result as JSON.")] = None,
     plot_file: Annotated[Optional[Path], typer.Option("--plot", help="Write a per-layer RMS and gradient plot (PNG).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds before a probe process is stopped.")] = 300.0,
+    memory_limit: Annotated[Optional[float], typer.Option("--memory-limit", help="GB the probe process may hold [default: half the memory available].")] = None,
+    trial_timeout: Annotated[Optional[float], typer.Option("--trial-timeout", help="Seconds for each trial forward pass that confirms an inferred input [default: 30].")] = None,
     config_file: ConfigOpt = None,
 ) -> None:
     """Run short forward and backward passes over a sweep of input scales and judge every SSM layer and norm:
@@ -329,7 +338,8 @@ def smoke(
 
     given = _given(init, scales, input_shape, dtype=dtype and dtype.value, device=device and device.value,
                    batch=batch, length=length, width=width, train_steps=train_steps, gradients=gradients,
-                   input_dtype=input_dtype and input_dtype.value, vocab_size=vocab_size)
+                   input_dtype=input_dtype and input_dtype.value, vocab_size=vocab_size, memory_limit=memory_limit,
+                   trial_timeout=trial_timeout)
     targets = list(targets or []) + ([factory] if factory else [])
     try:
         config = load_config([Path(t.rpartition(":")[0] if ":" in t else t) for t in targets] or None, config_file)

@@ -26,6 +26,7 @@ class RealModel:
     shape: tuple[int, ...] = ()
     normalizes: bool = True
     overflows: bool = False
+    elsewhere: str = ""  # a folder of the model's files put on PYTHONPATH when probing (another module's home)
 
 
 def write(model: RealModel, root: Path) -> str:
@@ -832,5 +833,345 @@ POST_NORM = RealModel(
      '''},
     "src/mamba_mode/modules/mamba_replacement.py:Encoder", {"n_features": 16, "e_layers": 3}, (2, 32, 16))
 
+# ----- layouts smoke infers from the forward's own code -----
+
+IMAGE_RESTORATION = RealModel(
+    "image_restoration", "csguoh/MambaIR basicsr/archs/mambair_arch.py (MambaIR: a [batch, 3, H, W] image, mean "
+    "shift, conv_first, tokens by flatten(2).transpose(1, 2), pre-norm state-space groups, pixel shuffle)",
+    {".git/HEAD": "", "archs/__init__.py": "", "archs/restore.py": '''
+        import torch
+        import torch.nn as nn
+        from mamba_ssm import Mamba
+
+
+        class ToTokens(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.norm = nn.LayerNorm(dim)
+
+            def forward(self, x):
+                return self.norm(x.flatten(2).transpose(1, 2))
+
+
+        class StateSpaceGroup(nn.Module):
+            def __init__(self, dim, depth):
+                super().__init__()
+                self.norms = nn.ModuleList([nn.LayerNorm(dim) for _ in range(depth)])
+                self.mixers = nn.ModuleList([Mamba(dim, d_state=8) for _ in range(depth)])
+                self.conv = nn.Conv2d(dim, dim, 3, padding=1)
+
+            def forward(self, tokens, size):
+                h = tokens
+                for norm, mixer in zip(self.norms, self.mixers):
+                    h = h + mixer(norm(h))
+                grid = h.transpose(1, 2).reshape(h.shape[0], -1, size[0], size[1])
+                return self.conv(grid).flatten(2).transpose(1, 2) + tokens
+
+
+        class Restorer(nn.Module):
+            def __init__(self, img_size=64, in_chans=3, embed_dim=16, depths=(2, 2), upscale=2, img_range=1.0):
+                super().__init__()
+                self.img_range = img_range
+                self.mean = torch.zeros(1, in_chans, 1, 1)
+                self.conv_first = nn.Conv2d(in_chans, embed_dim, 3, padding=1)
+                self.to_tokens = ToTokens(embed_dim)
+                self.groups = nn.ModuleList([StateSpaceGroup(embed_dim, d) for d in depths])
+                self.norm = nn.LayerNorm(embed_dim)
+                self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
+                self.upsample = nn.Sequential(nn.Conv2d(embed_dim, in_chans * upscale ** 2, 3, padding=1),
+                                              nn.PixelShuffle(upscale))
+
+            def features(self, x):
+                size = (x.shape[2], x.shape[3])
+                t = self.to_tokens(x)
+                for group in self.groups:
+                    t = group(t, size)
+                return self.norm(t).transpose(1, 2).reshape(x.shape[0], -1, size[0], size[1])
+
+            def forward(self, x):
+                self.mean = self.mean.type_as(x)
+                x = (x - self.mean) * self.img_range
+                x = self.conv_first(x)
+                x = self.conv_after_body(self.features(x)) + x
+                return self.upsample(x) / self.img_range + self.mean
+     '''},
+    "archs/restore.py:Restorer", {}, (1, 3, 32, 32))
+
+STFT_SEPARATOR = RealModel(
+    "stft_separator", "JusperLee/SPMamba look2hear/models/SPMamba.py and look2hear/layers (SPMamba: a raw mixture "
+    "[batch, samples] through an STFT encoder module (torch.stft, n_fft from the constructor), real and imaginary "
+    "parts as the two channels of a Conv2d, Mamba over frames, pre-norm)",
+    {"setup.py": "", "sep/__init__.py": "", "sep/stft.py": '''
+        import torch
+        import torch.nn as nn
+
+
+        class STFTEncoder(nn.Module):
+            def __init__(self, n_fft, hop):
+                super().__init__()
+                self.n_fft, self.hop = n_fft, hop
+                self.register_buffer("window", torch.hann_window(n_fft))
+
+            def forward(self, wav):
+                spec = torch.stft(wav, self.n_fft, hop_length=self.hop, window=self.window, return_complex=True)
+                return spec.transpose(1, 2)  # [B, frames, freqs]
+     ''',
+     "sep/separator.py": '''
+        import torch
+        import torch.nn as nn
+        from mamba_ssm import Mamba
+
+        from .stft import STFTEncoder
+
+
+        class FrameBlock(nn.Module):
+            def __init__(self, dim):
+                super().__init__()
+                self.norm = nn.LayerNorm(dim)
+                self.mixer = Mamba(dim, d_state=8)
+
+            def forward(self, x):  # [B, C, T, F]: Mamba over frames, one sequence per frequency
+                b, c, t, f = x.shape
+                seq = x.permute(0, 3, 2, 1).reshape(b * f, t, c)
+                seq = seq + self.mixer(self.norm(seq))
+                return seq.reshape(b, f, t, c).permute(0, 3, 2, 1)
+
+
+        class Separator(nn.Module):
+            def __init__(self, input_dim=1, n_srcs=2, n_fft=64, stride=32, emb_dim=8, n_layers=2):
+                super().__init__()
+                self.enc = STFTEncoder(n_fft, stride)
+                self.conv = nn.Conv2d(2 * input_dim, emb_dim, 3, padding=1)
+                self.blocks = nn.ModuleList([FrameBlock(emb_dim) for _ in range(n_layers)])
+                self.deconv = nn.Conv2d(emb_dim, 2 * n_srcs, 3, padding=1)
+
+            def forward(self, mixture):
+                if mixture.dim() == 1:
+                    mixture = mixture.unsqueeze(0)
+                scale = mixture.std(dim=-1, keepdim=True)
+                spec = self.enc(mixture / scale)
+                x = torch.stack([spec.real, spec.imag], 1)  # [B, 2, T, F]
+                x = self.conv(x)
+                for block in self.blocks:
+                    x = block(x)
+                return self.deconv(x)
+     '''},
+    "sep/separator.py:Separator", {}, (2, 2048))
+
+EEG_CHANNELS_FIRST = RealModel(
+    "eeg_channels_first", "latka-krystof/eeg-mamba models/mamba_eeg.py (MambaEEG: [batch, electrodes, samples] "
+    "transposed into Linear(electrodes); a norm over (samples, hidden) after each Mamba fixes the window at 250)",
+    {".git/HEAD": "", "models/eeg.py": '''
+        import torch
+        import torch.nn as nn
+        from mamba_ssm import Mamba
+
+
+        class MambaEEG(nn.Module):
+            def __init__(self, input_dim=22, hidden_dim=8, d_state=8, num_classes=4):
+                super().__init__()
+                self.embedding = nn.Linear(input_dim, hidden_dim)
+                self.mamba1, self.mamba2 = Mamba(hidden_dim, d_state=d_state), Mamba(hidden_dim, d_state=d_state)
+                self.ln1, self.ln2 = nn.LayerNorm((250, hidden_dim)), nn.LayerNorm((250, hidden_dim))
+                self.drop = nn.Dropout(0.5)
+                self.fc = nn.Linear(hidden_dim, num_classes)
+
+            def forward(self, x):
+                x = torch.transpose(x, 1, 2)
+                x = self.drop(self.embedding(x))
+                x = self.ln1(self.mamba1(x))
+                x = self.ln2(self.mamba2(x))
+                return self.fc(x.mean(1))
+     '''},
+    "models/eeg.py:MambaEEG", {}, (2, 22, 250))
+
+HYPERSPECTRAL = RealModel(
+    "hyperspectral_cube", "751K/HS_Image_Classification src/MambaBase/STMamba.py (STMamba: a hyperspectral patch "
+    "[batch, 1, bands, patch, patch] into Conv3d, einops 'b c h w y -> b (c h) w y', a Conv2d over 8 x bands "
+    "channels, a centre-first scan of the patch, a position embedding of patch**2 + 1 tokens)",
+    {".git/HEAD": "", "src/__init__.py": "", "src/cube.py": '''
+        import torch
+        import torch.nn as nn
+        from einops import rearrange
+        from mamba_ssm import Mamba
+
+
+        class CubeNet(nn.Module):
+            def __init__(self, input_channels=30, num_classes=8, patch_size=9, depth=2):
+                super().__init__()
+                self.conv3d = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU())
+                self.conv2d = nn.Sequential(nn.Conv2d(4 * input_channels, num_classes, 3, padding=1),
+                                            nn.BatchNorm2d(num_classes), nn.ReLU())
+                self.pos = nn.Parameter(torch.zeros(1, patch_size ** 2 + 1, num_classes))
+                self.cls = nn.Parameter(torch.zeros(1, 1, num_classes))
+                self.norms = nn.ModuleList([nn.LayerNorm(num_classes) for _ in range(depth)])
+                self.mixers = nn.ModuleList([Mamba(num_classes, d_state=8) for _ in range(depth)])
+
+            def scan(self, x):  # the centre pixel first, then the rows of the patch
+                b, c, h, w = x.shape
+                centre = x[:, :, h // 2, w // 2].unsqueeze(1)
+                return torch.cat([centre, rearrange(x, "b c h w -> b (h w) c")], 1)[:, : h * w]
+
+            def forward(self, cube):
+                x = self.conv3d(cube)
+                x = rearrange(x, "b c h w y -> b (c h) w y")
+                x = self.scan(self.conv2d(x))
+                x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.pos
+                for norm, mixer in zip(self.norms, self.mixers):
+                    x = x + mixer(norm(x))
+                return x[:, 0]
+     '''},
+    "src/cube.py:CubeNet", {"input_channels": 30, "patch_size": 9}, (2, 1, 30, 9, 9))
+
+SESSION_RECOMMENDER = RealModel(
+    "session_recommender", "haisuchao/DualMamba4Rec model/dual_mamba4rec.py and model/cmamba_block.py "
+    "(DualMamba4Rec in its mamba_only mode: item ids [batch, length] with item_seq_len, a position embedding of "
+    "max_seq_length + 1 rows, a config read as a dict, n_items from the dataset)",
+    {".git/HEAD": "", "model/__init__.py": "", "model/blocks.py": '''
+        import torch.nn as nn
+        from mamba_ssm import Mamba
+
+
+        class ConvMambaBlock(nn.Module):
+            def __init__(self, d_model, d_state, dropout):
+                super().__init__()
+                self.norm = nn.LayerNorm(d_model)
+                self.mamba = Mamba(d_model, d_state=d_state)
+                self.ffn = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, 4 * d_model), nn.GELU(),
+                                         nn.Linear(4 * d_model, d_model))
+                self.drop = nn.Dropout(dropout)
+
+            def forward(self, x):
+                x = x + self.drop(self.mamba(self.norm(x)))
+                return x + self.drop(self.ffn(x))
+     ''',
+     "model/recommender.py": '''
+        import torch
+        import torch.nn as nn
+
+        from model.blocks import ConvMambaBlock
+
+
+        class SessionRecommender(nn.Module):
+            def __init__(self, config, n_items):
+                super().__init__()
+                d = config["embedding_size"]
+                self.item_embedding = nn.Embedding(n_items + 1, d, padding_idx=0)
+                self.position_embedding = nn.Embedding(config["max_seq_length"] + 1, d)
+                self.drop = nn.Dropout(config["dropout_prob"])
+                self.blocks = nn.ModuleList([ConvMambaBlock(d, config["d_state"], config["dropout_prob"])
+                                             for _ in range(config["n_layers"])])
+                self.final_norm = nn.LayerNorm(d)
+
+            def forward(self, item_seq, item_seq_len):
+                B, L = item_seq.shape
+                positions = torch.arange(L, device=item_seq.device).unsqueeze(0).expand(B, -1)
+                h = self.drop(self.item_embedding(item_seq) + self.position_embedding(positions))
+                for block in self.blocks:
+                    h = block(h)
+                last = h.gather(1, (item_seq_len - 1).view(-1, 1, 1).expand(-1, -1, h.shape[-1])).squeeze(1)
+                return self.final_norm(last)
+     '''},
+    "model/recommender.py:SessionRecommender",
+    {"config": {"embedding_size": 16, "max_seq_length": 50, "dropout_prob": 0.1, "d_state": 8, "n_layers": 2},
+     "n_items": 100},
+    (2, 50))
+
+SHADOWED_MODELS = RealModel(
+    "shadowed_models_folder", "Peilin-FF/exp-LN models/Mamba.py, layers/Mamba_Family.py, layers/Embed.py, "
+    "models/mamba_ssm/Mamba1.py (a time-series library layout: models/ and layers/ folders imported from the "
+    "repository root, a pure-PyTorch Mamba vendored under models/, forward(x_dec, x_mark_dec), a configs object); "
+    "here models/ is a plain folder and another module named models is on the path",
+    {".git/HEAD": "", "layers/embed.py": '''
+        import torch.nn as nn
+
+
+        class DataEmbedding(nn.Module):
+            def __init__(self, c_in, d_model, dropout=0.1):
+                super().__init__()
+                self.value = nn.Linear(c_in, d_model)
+                self.drop = nn.Dropout(dropout)
+
+            def forward(self, x, x_mark):
+                return self.drop(self.value(x))
+     ''',
+     "layers/mamba_family.py": '''
+        import torch.nn as nn
+
+
+        class MambaLayer(nn.Module):
+            def __init__(self, mixer, d_model):
+                super().__init__()
+                self.mixer, self.norm = mixer, nn.LayerNorm(d_model)
+
+            def forward(self, x):
+                return self.norm(x + self.mixer(x))
+     ''',
+     "models/ssm/mamba1.py": '''
+        import math
+
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+
+        class Mamba(nn.Module):  # a selective scan written out step by step
+            def __init__(self, d_model, d_state=8, d_conv=4, expand=2):
+                super().__init__()
+                inner = expand * d_model
+                self.dt_rank = math.ceil(d_model / 16)
+                self.in_proj = nn.Linear(d_model, 2 * inner)
+                self.conv1d = nn.Conv1d(inner, inner, d_conv, groups=inner, padding=d_conv - 1)
+                self.x_proj = nn.Linear(inner, self.dt_rank + 2 * d_state, bias=False)
+                self.dt_proj = nn.Linear(self.dt_rank, inner)
+                self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1).float()).repeat(inner, 1))
+                self.D = nn.Parameter(torch.ones(inner))
+                self.out_proj = nn.Linear(inner, d_model)
+
+            def forward(self, x):
+                b, l, _ = x.shape
+                u, z = self.in_proj(x).chunk(2, dim=-1)
+                u = F.silu(self.conv1d(u.transpose(1, 2))[..., :l].transpose(1, 2))
+                dt, B, C = self.x_proj(u).split([self.dt_rank, self.A_log.shape[1], self.A_log.shape[1]], dim=-1)
+                dt = F.softplus(self.dt_proj(dt))
+                A = -torch.exp(self.A_log)
+                h = torch.zeros(b, u.shape[-1], A.shape[1], device=x.device, dtype=x.dtype)
+                ys = []
+                for t in range(l):
+                    h = torch.exp(dt[:, t, :, None] * A) * h + dt[:, t, :, None] * B[:, t, None, :] * u[:, t, :, None]
+                    ys.append((h * C[:, t, None, :]).sum(-1))
+                y = torch.stack(ys, 1) + u * self.D
+                return self.out_proj(y * F.silu(z))
+     ''',
+     "models/mamba_model.py": '''
+        import torch.nn as nn
+
+        from layers.embed import DataEmbedding
+        from layers.mamba_family import MambaLayer
+        from models.ssm.mamba1 import Mamba
+
+
+        class Model(nn.Module):
+            def __init__(self, configs):
+                super().__init__()
+                self.configs = configs
+                self.dec_embedding = DataEmbedding(configs.dec_in, configs.d_model, configs.dropout)
+                self.mamba_layers = nn.ModuleList([MambaLayer(Mamba(configs.d_model, d_state=configs.d_state),
+                                                              configs.d_model) for _ in range(configs.d_layers)])
+                self.out_proj = nn.Linear(configs.d_model, configs.c_out)
+
+            def forward(self, x_dec, x_mark_dec):
+                x = self.dec_embedding(x_dec, x_mark_dec)
+                for i in range(self.configs.d_layers):
+                    x = self.mamba_layers[i](x)
+                return self.out_proj(x)
+     ''',
+     "site/models.py": "NAME = 'another module named models, not the repository folder'\n"},
+    "models/mamba_model.py:Model",
+    {"configs": {"dec_in": 7, "d_model": 16, "dropout": 0.1, "d_state": 8, "d_layers": 2, "c_out": 1}}, (2, 32, 7),
+    elsewhere="site")
+
+INFERRED = [IMAGE_RESTORATION, STFT_SEPARATOR, EEG_CHANNELS_FIRST, HYPERSPECTRAL, SESSION_RECOMMENDER, SHADOWED_MODELS]
+
 MODELS = [MAMBA4REC, S_D_MAMBA, TIMEMACHINE, WAVEFORM, MAMBAPY, VIM, SEED, ICU, S6_SCRATCH, EEG, SEGMAMBA,
-          RESIDUAL_ONLY, ECG_RAW, HOME_MADE_TENSOR, POST_NORM]
+          RESIDUAL_ONLY, ECG_RAW, HOME_MADE_TENSOR, POST_NORM, *INFERRED]

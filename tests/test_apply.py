@@ -46,9 +46,11 @@ def test_every_shape_fixes_compiles_and_is_idempotent(shape, option):
         assert out == dedent(src) and "unpacks self.layers" in result.remaining[0].fix_note
         return
     if shape == "sequential-star" or shape.startswith("sequential-literal"):
-        if options.residual or options.style == "prenorm":
+        if options.style == "prenorm":
             assert out == dedent(src) and len(result.remaining) == 1  # reported, not rewritten
             return
+        if options.residual:  # the norms go inside; an nn.Sequential holds no skip, and says so
+            assert any("no skip added: an nn.Sequential cannot hold one" in c for c in result.changes)
     assert out != dedent(src)
     remaining = [f for f in check_source(out, "m.py", replace(CONFIG, select=frozenset({"MF001", "MF002"}))) if f.fixable]
     if options.residual or options.style == "prenorm":
@@ -314,10 +316,11 @@ def test_unfixable_findings_exit_1_and_file_untouched(tmp_path):
             def __init__(self, cfg):
                 super().__init__()
                 self.layers = nn.ModuleList([Mamba(**cfg) for _ in range(4)])
+                self.proj = nn.Linear(cfg["d_model"], cfg["d_model"])
 
             def forward(self, x):
                 for layer in self.layers:
-                    x = layer(x)
+                    x = self.proj(layer(x))  # no width to build a norm of, no name for one without
                 return x
     """).encode()
     path = _write(tmp_path / "m.py", src)
@@ -361,3 +364,79 @@ def test_a_file_that_cannot_be_spliced_is_refused_and_counted_as_left(tmp_path, 
     result = CliRunner().invoke(app, ["apply", str(path)])
     assert result.exit_code == 2 and path.read_bytes() == data
     assert "0 finding(s) left" not in result.output and "1 finding(s) left" in result.output
+
+TWO_CLASSES = dedent("""
+    import torch.nn as nn
+    from mamba_ssm import Mamba
+
+
+    class Good(nn.Module):
+        def __init__(self, d=16, n=3):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+
+    class Bad(nn.Module):
+        def __init__(self, d=16, n=3):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+""")
+
+
+@pytest.mark.parametrize("failure", ["raises while planned", "cannot be written", "does not compile"])
+def test_a_fix_that_fails_is_declined_alone_and_the_rest_of_the_file_is_fixed(tmp_path, monkeypatch, failure):
+    """Whatever goes wrong with one finding's edit (its planning raises, libcst refuses the node
+    it builds, or the code does not compile) declines that finding with the reason; the other
+    class of the file is still fixed, and the summary counts the finding left."""
+    import libcst as cst
+
+    from mambafix.checks import stack_fixes
+
+    made = stack_fixes.NormFix.apply
+
+    def apply(self, ctx):
+        if self.use.cls.name.value != "Bad":
+            return made(self, ctx)
+        stmt = self.use.apps[0].stmt
+        if failure == "raises while planned":
+            raise ValueError("Cannot have empty name identifier.")
+        if failure == "cannot be written":
+            ctx.plan.rewrite_expr(stmt.value, lambda e: cst.Name(""))
+        else:
+            ctx.plan.rewrite_expr(stmt.value, lambda e: cst.Name("lambda"))
+        return None
+
+    monkeypatch.setattr(stack_fixes.NormFix, "apply", apply)
+    path = _write(tmp_path / "m.py", TWO_CLASSES.encode())
+    result = CliRunner().invoke(app, ["apply", str(path)])
+    out = path.read_text()
+    assert "class Good" in out and "for layer, norm in zip(self.layers, self.norms):" in out.split("class Bad")[0]
+    assert out.split("class Bad")[1] == TWO_CLASSES.split("class Bad")[1]
+    assert result.exit_code == 1
+    assert "Bad.layers" in result.output and "the file's other fixes were made" in result.output
+    assert "cannot parse" not in result.output
+    assert "Changed 1 file; 1 finding(s) left without an automatic fix." in result.output
+
+
+def test_a_file_that_cannot_be_written_counts_its_findings_as_left(tmp_path, monkeypatch):
+    from mambafix.fix import apply as apply_module
+
+    def refuse(*args, **kwargs):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(apply_module, "atomic_write", refuse)
+    path = _write(tmp_path / "m.py", TWO_CLASSES.encode())
+    result = CliRunner().invoke(app, ["apply", str(path)])
+    assert result.exit_code == 2 and path.read_bytes() == TWO_CLASSES.encode()
+    assert "not written: read-only file system" in result.output
+    assert "Changed 0 files; 2 finding(s) left without an automatic fix; 1 file with errors (above)." in result.output

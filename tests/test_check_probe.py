@@ -34,7 +34,7 @@ def test_the_bundled_examples_two_stacks_are_confirmed():
 
 def test_a_normalized_model_has_nothing_to_confirm_and_cli_formats_carry_the_probe(tmp_path):
     result = CliRunner().invoke(app, ["check", "--no-cache", "--probe", "--length", "32", str(EXAMPLE / "prenorm.py")])
-    assert result.exit_code == 0 and "Probe: nothing to confirm (no MF001 finding)." in result.stdout
+    assert result.exit_code == 0 and "Probe: nothing to confirm (no MF001, MF005, MF006 or MF007 finding)." in result.stdout
     out = tmp_path / "r.json"
     CliRunner().invoke(app, ["check", "--no-cache", "--probe", "--length", "32", "--output-format", "json",
                              "-o", str(out), str(EXAMPLE / "bimamba.py")])
@@ -58,8 +58,9 @@ def test_a_class_that_cannot_be_built_says_why(tmp_path):
 
 
         class Net(nn.Module):
-            def __init__(self, d_model, n_blocks):
+            def __init__(self, d_model, n_blocks, table):
                 super().__init__()
+                self.table = table
                 self.layers = nn.ModuleList([Mamba(d_model) for _ in range(n_blocks)])
 
             def forward(self, x):
@@ -68,11 +69,12 @@ def test_a_class_that_cannot_be_built_says_why(tmp_path):
                 return x
     """))
     result = CliRunner().invoke(app, ["check", "--no-cache", "--probe", str(tmp_path / "net.py")])
-    assert "[not probed: cannot build Net: missing constructor argument(s) n_blocks" in result.stdout
-    assert "Probe: 0 MF001 finding(s) confirmed, 0 not confirmed, 1 not probed." in result.stdout
-    given = CliRunner().invoke(app, ["check", "--no-cache", "--probe", "--init", '{"n_blocks": 4, "d_model": 16}',
+    assert "[not probed: cannot build Net: missing constructor argument(s) table" in result.stdout
+    assert "Probe: 0 finding(s) confirmed, 0 not confirmed, 1 not probed." in result.stdout
+    given = CliRunner().invoke(app, ["check", "--no-cache", "--probe", "--init", '{"table": null}',
                                      "--length", "32", str(tmp_path / "net.py")])
-    assert "[confirmed: UNSTABLE at x" in given.stdout
+    # d_model and n_blocks nobody gave: their names say a width (64) and a count of layers (2)
+    assert "[confirmed: UNSTABLE at x" in given.stdout and "guessed: d_model=64, n_blocks=2" in given.stdout
 
 
 def test_check_without_probe_never_imports_torch_nor_the_code():

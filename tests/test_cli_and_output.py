@@ -261,8 +261,8 @@ def test_apply_stdin_reports_what_it_cannot_fix_on_stderr():
     src = (
         "import torch.nn as nn\nfrom mamba_ssm import Mamba\n\n\nclass M(nn.Module):\n"
         "    def __init__(self, cfg):\n        super().__init__()\n"
-        "        self.layers = nn.ModuleList([Mamba(cfg) for _ in range(3)])\n\n"
-        "    def forward(self, x):\n        for layer in self.layers:\n            x = layer(x)[0]\n        return x\n"
+        "        self.layers = nn.ModuleList([Mamba(**cfg) for _ in range(3)])\n\n"
+        "    def forward(self, x):\n        for layer in self.layers:\n            x = x.tanh() * layer(x)\n        return x\n"
     )
     done = subprocess.run([sys.executable, "-m", "mambafix", "apply", "-", "--stdin-filename", "m.py"],
                           input=src.encode(), capture_output=True, cwd=ROOT)

@@ -33,6 +33,7 @@ from test_apply import GOLDEN, golden_source  # noqa: E402
 from test_fix_shapes import BIDIRECTIONAL_STEP, UNROLLED  # noqa: E402
 from test_real_code import AUTHORS_FIX, HEADER as REAL_HEADER, HOME_MADE, PLAIN_AND_MIXED, PRENORM_BLOCK  # noqa: E402
 from test_real_code import STACK_OF_MIXERS, WRAPPER  # noqa: E402
+from fix_paths import SHAPES as PATH_SHAPES  # noqa: E402
 
 # The reproductions of real repositories (each cites its source where it is defined).
 REAL_CODE = {
@@ -74,6 +75,9 @@ def _sources() -> list[tuple[str, str, str, frozenset]]:
     for case in CORPUS:
         if case.probe:  # judged class by class: its expected classes unstable, the others stable
             out.append((f"corpus:{case.name}", case.code, "by-class", frozenset(STACK_RULES)))
+    for name, (source, _) in PATH_SHAPES.items():
+        if name != "aug-skip":  # `h += layer(h)` changes in place a tensor the layer's backward needs: no training run
+            out.append((f"path:{name}", source, "unstable", frozenset(STACK_RULES)))
     for name, source in REAL_CODE.items():
         reported = any(f.code == "MF001" for f in check_source(source, "m.py", replace(CONFIG, select=frozenset(STACK_RULES))))
         out.append((f"real:{name}", source, "unstable" if reported else "stable", frozenset(STACK_RULES)))

@@ -6,7 +6,9 @@ import libcst as cst
 import pytest
 
 from conftest import ROOT, dedent, headline, run_check
+from mambafix.checks.base import FixOptions
 from mambafix.config import load_config
+from mambafix.fix.apply import fix_source
 from mambafix.flow.file_facts import FileFacts
 from mambafix.flow.context import Budget
 
@@ -494,7 +496,8 @@ def test_a_data_input_given_by_keyword():
 def test_cross_file_rounds_read_again_only_files_that_can_import_a_known_class(tmp_path):
     """A file no check wanted is read in a cross-file round where it can reach a class the index
     knows (an import binds its name, or it reads it as a module's attribute) and defines a class
-    (findings are in classes); a mention in prose, or a script with no class, is not read."""
+    (MF001's findings are in classes); a mention in prose, or a script with no class, is not read
+    unless a selected check finds things in scripts (MF005, MF006)."""
     from mambafix.engine.project import check_paths
 
     pkg = tmp_path / "pkg"
@@ -524,9 +527,15 @@ def test_cross_file_rounds_read_again_only_files_that_can_import_a_known_class(t
     (pkg / "by_module.py").write_text("import torch.nn as nn\nimport pkg.blocks as b\n\n" + stack.format(name="ByModule", ctor="b.Wrap"))
     (pkg / "prose.py").write_text('"""Wrap is described in pkg.blocks."""\n\n\nclass Note:\n    pass\n')
     (pkg / "script.py").write_text("from pkg.blocks import Wrap\n\nprint(Wrap)\n")
-    report = check_paths([pkg], load_config([tmp_path]), cache=False)
+    from mambafix.config import with_cli_overrides
+
+    config = with_cli_overrides(load_config([tmp_path]), select=["MF001", "MF002", "MF003"])
+    report = check_paths([pkg], config, cache=False)
     assert sorted(headline(f.message).split(":")[0] for f in report.findings) == ["ByModule.layers", "ByName.layers"]
     assert report.files_parsed == 3  # blocks.py, then the two that import Wrap; not prose.py, not script.py
+    # MF005 and MF006 find things in scripts too (a cast or an init hook of a model built there):
+    # with them selected (the default), the script that imports Wrap is read as well
+    assert check_paths([pkg], load_config([tmp_path]), cache=False).files_parsed == 4
 
 
 def test_attributes_and_methods_inherited_from_a_class_of_the_file():
@@ -547,9 +556,14 @@ def test_attributes_and_methods_inherited_from_a_class_of_the_file():
     """
     found = run_check(HEADER + dedent(body), select=("MF001",))
     assert [f.message.split(".", 1)[0] for f in found] == ["Child"]
-    assert "helper function" in found[0].fix_note  # applied inside the inherited step()
-    direct = run_check(HEADER + dedent(body.replace("x = self.step(layer, x)", "x = layer(x)")), select=("MF001",))
-    assert "not built in __init__" in direct[0].fix_note  # the base's to rewrite, not the subclass's
+    assert "outside the class" in found[0].fix_note  # applied inside the inherited step(): the base's code
+    direct = HEADER + dedent(body.replace("x = self.step(layer, x)", "x = layer(x)"))
+    assert run_check(direct, select=("MF001",))[0].fixable
+    # the base builds the layers (its other subclasses share them): no module is added there, the
+    # subclass's own forward gets a parameter-free norm
+    fixed = fix_source(direct.encode(), "m.py", load_config(), FixOptions()).fixed.decode()
+    assert fixed.split("class Child")[0] == direct.split("class Child")[0]
+    assert "x = layer(x)\n            x = nn.functional.layer_norm(x, x.shape[-1:])" in fixed
 
 
 def test_a_module_dict_built_by_a_comprehension_and_recurrent_layers_between():
@@ -577,8 +591,10 @@ def test_a_module_dict_built_by_a_comprehension_and_recurrent_layers_between():
             return self.m2(x)
     """
     found = run_check(HEADER + dedent(body.replace("RNN", "nn.LSTM(d, d, batch_first=True)")), select=("MF001",))
-    assert [f.message.split(".", 1)[0] for f in found] == ["Keyed"]
-    assert "ModuleDict" in found[0].fix_note
+    assert [f.message.split(".", 1)[0] for f in found] == ["Keyed"] and found[0].fixable
+    fixed = fix_source((HEADER + dedent(body)).encode(), "m.py", load_config(), FixOptions()).fixed.decode()
+    assert "self.norms = nn.ModuleDict({key: nn.LayerNorm(d) for key in self.layers})" in fixed
+    assert "x = self.norms[k](self.layers[k](x))" in fixed
     carried = body.replace("RNN", "nn.MultiheadAttention(d, 4, batch_first=True)")
     assert classes_reported(carried) == ["Keyed", "Recurrent"]  # attention carries its values' scale
 
@@ -668,3 +684,145 @@ def test_a_loop_over_a_literal_tuple_of_modules_is_taken_module_by_module():
     """
     assert classes_reported(body.replace("MID", "nn.GELU()")) == ["M"]
     assert classes_reported(body.replace("MID", "nn.LayerNorm(d)")) == []  # not joined into one trip
+
+
+def test_a_module_chosen_between_alternatives_is_what_they_all_are():
+    """`RMSNorm(d) if cfg.rms else nn.LayerNorm(d)` is a norm whichever the flag picks (one
+    attribute, or a comprehension's element); a norm or an Identity is not a barrier."""
+    body = """
+    class Chosen(nn.Module):
+        def __init__(self, cfg, d=32, n=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+            self.norms = nn.ModuleList([nn.RMSNorm(d) if cfg.rms else nn.LayerNorm(d) for _ in range(n)])
+
+        def forward(self, x):
+            for layer, norm in zip(self.layers, self.norms):
+                x = norm(layer(x))
+            return x
+
+    class OneNorm(nn.Module):
+        def __init__(self, cfg, d=32):
+            super().__init__()
+            self.a = Mamba(d)
+            self.b = Mamba(d)
+            self.norm = nn.RMSNorm(d) if cfg.rms else nn.LayerNorm(d)
+
+        def forward(self, x):
+            return self.b(self.norm(self.a(x)))
+    """
+    assert classes_reported(body) == []
+    assert classes_reported(body.replace("else nn.LayerNorm(d)", "else nn.Identity()")) == ["Chosen", "OneNorm"]
+
+
+def test_a_norm_written_with_tensor_methods_is_a_norm():
+    """`x.pow(2).mean(-1, keepdim=True).add(eps).rsqrt()`, then `(x * rms).to(dtype)`: the same
+    norm as `torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)`; without the inverse it is not
+    one. (A pre-norm Mamba language model with its own RMSNorm written this way.)"""
+    body = """
+    class RMS(nn.Module):
+        def __init__(self, d, eps=1e-6):
+            super().__init__()
+            self.eps = eps
+            self.weight = nn.Parameter(torch.ones(d))
+
+        def forward(self, x):
+            xf = x.float()
+            rms = xf.pow(2).mean(-1, keepdim=True).add(self.eps).rsqrt()
+            return (xf * rms).to(x.dtype) * self.weight
+
+    class Block(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.norm = RMS(d)
+            self.mixer = Mamba(d)
+
+        def forward(self, x):
+            return x + self.mixer(self.norm(x))
+
+    class LM(nn.Module):
+        def __init__(self, d=32, n=4):
+            super().__init__()
+            self.blocks = nn.ModuleList([Block(d) for _ in range(n)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return x
+    """
+    assert classes_reported(body) == []
+    assert classes_reported(body.replace(".add(self.eps).rsqrt()", ".add(self.eps)")) == ["LM"]
+    assert classes_reported(body.replace(".add(self.eps).rsqrt()", ".add(xf).rsqrt()")) == ["LM"]
+
+
+def test_a_model_given_a_submodule_that_builds_its_own_ssm_layers_is_no_wrapper():
+    """`self.encoder = encoder` then called reads as a wrapper given its module (the module taken
+    to be an SSM layer, the class's own flows not reported) only where the class builds no SSM
+    layer of its own; a model given its encoder and holding its own stack is checked as itself."""
+    body = """
+    class WithEncoder(nn.Module):
+        def __init__(self, encoder, d=32, n=4):
+            super().__init__()
+            self.encoder = encoder
+            self.layers = nn.ModuleList([Mamba(d) for _ in range(n)])
+
+        def forward(self, x):
+            x = self.encoder(x)
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    class Residual(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x):
+            return x + self.fn(x)
+
+    class Stack(nn.Module):
+        def __init__(self, d=32, n=4):
+            super().__init__()
+            self.blocks = nn.ModuleList([Residual(Mamba(d)) for _ in range(n)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return x
+    """
+    assert classes_reported(body) == ["WithEncoder", "Stack"]
+
+
+def test_a_fused_kernel_given_a_norms_weight_applies_that_norm():
+    """`fused_kernel(residuals=..., rms_weight=self.norm.weight)`: a function the analysis cannot see
+    that is given a norm module's own weight applies that norm (the fused-kernel idiom of
+    flash-linear-attention's hybrid blocks and mamba_ssm's own layer_norm_fn); given a projection's
+    weight it is just a function. A class chosen between two norm classes by a flag is a norm."""
+    body = """
+    from kernels.fused import fused_kernel
+
+    class Block(nn.Module):
+        def __init__(self, d, fuse=False):
+            super().__init__()
+            self.q = nn.Linear(d, 1)
+            self.norm = (nn.RMSNorm if fuse else nn.LayerNorm)(d)
+            self.mixer = Mamba(d)
+
+        def forward(self, x, states):
+            h = fused_kernel(query=self.q.weight, residuals=[*states, x], rms_weight=self.norm.weight, eps=1e-6)
+            return x + self.mixer(h)
+
+    class Stack(nn.Module):
+        def __init__(self, d=32, n=4):
+            super().__init__()
+            self.blocks = nn.ModuleList([Block(d) for _ in range(n)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x, [x])
+            return x
+    """
+    assert classes_reported(body) == []
+    assert classes_reported(body.replace("rms_weight=self.norm.weight", "rms_weight=self.q.weight")) == ["Stack"]
+    assert classes_reported(body.replace("(nn.RMSNorm if fuse else nn.LayerNorm)(d)",
+                                         "(nn.RMSNorm if fuse else nn.Identity)(d)")) == ["Stack"]

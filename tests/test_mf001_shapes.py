@@ -4,6 +4,11 @@ import pytest
 
 from conftest import run_check, headline
 from shapes import HEADER, NEGATIVE, POSITIVE
+from mambafix.checks.base import FixOptions
+from mambafix.config import load_config
+from mambafix.fix.apply import fix_source
+
+CONFIG = load_config()
 
 
 
@@ -94,9 +99,10 @@ def test_mf002_off_by_default():
     assert [f.code for f in found] == ["MF002"]
 
 
-def test_helper_built_stack_whose_width_cannot_be_read_in_init_has_no_fix():
+def test_helper_built_stack_whose_width_cannot_be_read_in_init_gets_a_parameter_free_norm():
     # a width that is one of the helper's parameters is read from the call (shapes
-    # helper-method-append, helper-function-list); an attribute of a config object is not
+    # helper-method-append, helper-function-list); an attribute of a config object is not, so the
+    # norm is one over the last axis with no parameters, after the statement that assigns x
     src = """
 def make(cfg, n):
     return nn.ModuleList([Mamba(cfg.width) for _ in range(n)])
@@ -110,11 +116,13 @@ class M(nn.Module):
         return x
 """
     found = mf001(src)
-    assert len(found) == 1 and not found[0].fixable
-    assert "make()" in found[0].fix_note
+    assert len(found) == 1 and found[0].fixable
+    out = fix_source((HEADER + src).encode(), "m.py", CONFIG, FixOptions()).fixed.decode()
+    assert "            x = layer(x)\n            x = nn.functional.layer_norm(x, x.shape[-1:])\n" in out
+    assert "self.layers = make(cfg, n)\n    def forward" in out  # nothing built in __init__
 
 
-def test_tuple_returning_layer_has_no_fix():
+def test_a_layer_returning_a_tuple_gets_its_norm_on_the_element_taken():
     src = """
 class M(nn.Module):
     def __init__(self, d, n=4):
@@ -126,23 +134,30 @@ class M(nn.Module):
         return x
 """
     found = mf001(src)
-    assert len(found) == 1 and not found[0].fixable and "tuple" in found[0].fix_note
+    assert len(found) == 1 and found[0].fixable
+    out = fix_source((HEADER + src).encode(), "m.py", CONFIG, FixOptions()).fixed.decode()
+    assert "x = norm(layer(x)[0])" in out
 
 
-def test_unknown_width_has_no_fix():
+def test_unknown_width_gets_a_parameter_free_norm_unless_no_name_holds_the_output():
     src = """
 class M(nn.Module):
     def __init__(self, cfg, n=4):
         super().__init__()
         self.layers = nn.ModuleList([Mamba(**cfg) for _ in range(n)])
+        self.proj = nn.Linear(8, 8)
     def forward(self, x):
         for layer in self.layers:
             x = layer(x)
         return x
 """
     found = mf001(src)
-    assert len(found) == 1 and not found[0].fixable and "d_model" in found[0].fix_note
-
+    assert len(found) == 1 and found[0].fixable
+    out = fix_source((HEADER + src).encode(), "m.py", CONFIG, FixOptions()).fixed.decode()
+    assert "x = layer(x)\n            x = nn.functional.layer_norm(x, x.shape[-1:])" in out
+    nested = src.replace("x = layer(x)", "x = self.proj(layer(x))")  # the output is an operand, not a name
+    found = mf001(nested)
+    assert len(found) == 1 and not found[0].fixable and "width" in found[0].fix_note
 
 def test_star_import_resolves():
     src = "import torch.nn as nn\nfrom mamba_ssm import *\n" + POSITIVE["listcomp"]

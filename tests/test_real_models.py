@@ -4,13 +4,15 @@ every unnormalized one that overflows UNSTABLE; home-made SSMs are found the way
 them; and the verdicts' context rules (a norm right after a layer, the sweep's own scaling of a
 first layer) hold on their own."""
 
+import contextlib
 import math
+import os
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from real_models import MODELS, POST_NORM, S6_SCRATCH, HOME_MADE_TENSOR, write  # noqa: E402
+from real_models import INFERRED, MODELS, POST_NORM, S6_SCRATCH, HOME_MADE_TENSOR, write  # noqa: E402
 from mambafix.smoke.runner import run_smoke  # noqa: E402
 from mambafix.smoke.verdicts import GRADIENT_LIMIT, judge_gradients, mark_context  # noqa: E402
 from mambafix.smoke.probe import LayerStat  # noqa: E402
@@ -25,10 +27,26 @@ def probed(tmp_path_factory):
     out = {}
     for model in MODELS:
         target = write(model, root)
-        out[model.name, "given"] = run_smoke(target, init=model.init, input_shape=list(model.shape),
-                                             batch=model.shape[0], **RUN)
-        out[model.name, "inferred"] = run_smoke(target, init=model.init, **RUN)
+        with _path(root / model.name / model.elsewhere if model.elsewhere else None):
+            out[model.name, "given"] = run_smoke(target, init=model.init, input_shape=list(model.shape),
+                                                 batch=model.shape[0], **RUN)
+            out[model.name, "inferred"] = run_smoke(target, init=model.init, **RUN)
     return out
+
+
+@contextlib.contextmanager
+def _path(folder):
+    """PYTHONPATH with `folder` first while probing (another module of a name the tree uses)."""
+    before = os.environ.get("PYTHONPATH")
+    if folder is not None:
+        os.environ["PYTHONPATH"] = str(folder) + (os.pathsep + before if before else "")
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 @pytest.mark.parametrize("mode", ["given", "inferred"])
@@ -41,7 +59,8 @@ def test_every_real_model_is_probed(probed, mode):
         if mode == "given":
             assert outcome.data["input_shape"] == list(model.shape)
         else:  # the choice says where it came from
-            assert outcome.data["input_source"].startswith(("the constructor", "the first layers", "a raw signal"))
+            assert outcome.data["input_source"].startswith(("the forward", "the constructor", "the first layers",
+                                                            "a raw signal"))
 
 
 @pytest.mark.parametrize("mode", ["given", "inferred"])
@@ -55,16 +74,40 @@ def test_verdicts_on_real_models_raise_no_false_alarm(probed, mode):
             assert not outcome.stable and "overflow" in verdicts, (model.name, verdicts)
 
 
-def test_the_inferred_inputs_follow_the_constructor_then_the_first_layers(probed):
-    assert probed["s_d_mamba", "inferred"].data["input_shape"] == [2, 48, 7]  # seq_len, enc_in
+def test_the_inferred_inputs_are_the_smallest_the_forward_allows(probed):
+    # the inverted embedding's Linear(seq_len) after permute(0, 2, 1) fixes axis 1; enc_in the other
+    assert probed["s_d_mamba", "inferred"].data["input_shape"] == [2, 48, 7]
     assert probed["vim", "inferred"].data["input_shape"] == [2, 3, 32, 32]  # img_size, channels
-    assert probed["ecg_raw", "inferred"].data["input_shape"] == [2, 1024]  # a raw signal of sample_length
+    # a raw signal into Conv1d(1) after unsqueeze(1): it runs at --length, so sample_length=1024 is not needed
+    assert probed["ecg_raw", "inferred"].data["input_shape"] == [2, 32]
     assert probed["eeg_bimamba", "inferred"].data["input_shape"] == [2, 19, 32]  # channels first
-    assert probed["segmamba", "inferred"].data["input_shape"] == [2, 1, 32, 32, 32]  # a small volume
+    assert probed["segmamba", "inferred"].data["input_shape"] == [2, 1, 16, 32, 32]  # a small volume
     rec = probed["mamba4rec", "inferred"]
     assert rec.data["input_dtype"] == "long" and rec.data["forward_arguments"] == {"item_seq_len": "lengths"}
     assert probed["s_d_mamba", "given"].data["forward_arguments"] == {
         "x_mark_enc": "none", "x_dec": "none", "x_mark_dec": "none"}
+
+
+def test_layouts_read_from_the_forward(probed):
+    """Images, a raw signal through torch.stft, EEG with its electrodes first, a hyperspectral
+    cube, token ids with their lengths, and a repository whose models/ folder another module
+    named models would shadow: each inferred from what the forward does with its input, the
+    smallest size that runs, and the reason said."""
+    inferred = {m.name: probed[m.name, "inferred"].data for m in INFERRED}
+    assert inferred["image_restoration"]["input_shape"] == [2, 3, 32, 32]  # small first, not img_size=64
+    assert "Conv2d(3 channels)" in inferred["image_restoration"]["input_source"]
+    assert inferred["stft_separator"]["input_shape"] == [2, 512]  # 8 x n_fft samples
+    assert "torch.stft" in inferred["stft_separator"]["input_source"]
+    eeg = inferred["eeg_channels_first"]
+    assert eeg["input_shape"] == [2, 22, 250]  # the electrodes on axis 1, the window a norm fixes
+    assert "Linear(22)" in eeg["input_source"] and "axis 1 of the input" in eeg["input_source"]
+    assert [shape for shape, _ in eeg["input_trials_failed"]] == [[1, 22, 32]]  # --length first, then 250
+    assert inferred["hyperspectral_cube"]["input_shape"] == [2, 1, 30, 9, 9]  # bands and patch from the constructor
+    rec = inferred["session_recommender"]
+    assert rec["input_dtype"] == "long" and rec["forward_arguments"] == {"item_seq_len": "lengths"}
+    assert rec["input_source"].startswith("the forward: unpacks B, L")
+    assert inferred["shadowed_models_folder"]["input_shape"] == [2, 32, 7]
+    assert all(probed[m.name, "inferred"].stable for m in INFERRED)  # every one normalizes: no false alarm
 
 
 def test_a_post_norm_models_first_layer_meets_the_sweep_and_is_not_a_false_alarm(probed):

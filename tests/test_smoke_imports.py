@@ -162,3 +162,27 @@ def test_a_missing_third_party_module_names_the_distribution_it_knows(tmp_path):
     outcome = run_smoke(f"{tmp_path / 'repo/net.py'}:Net", **SHORT)
     assert not outcome.ok and outcome.trace is None
     assert outcome.error == "net imports sklearn, which is not installed here (pip install scikit-learn)"
+
+
+def test_the_trees_own_models_folder_wins_over_another_module_named_models(tmp_path):
+    """A time-series library layout (Peilin-FF/exp-LN models/Mamba.py: `from models.ssm... import`
+    from the repository root), its models/ a plain folder, and another module named `models` on
+    the path before it: Python alone would import the other one ("'models' is not a package")."""
+    import subprocess
+    import sys
+
+    _tree(tmp_path, {"repo/.git/HEAD": "", "repo/models/ssm/block.py": "WHO = 'the repository'\n",
+                     "repo/models/net.py": "from models.ssm.block import WHO\n",
+                     "site/models.py": "WHO = 'another module'\n"})
+    code = ("import sys; from pathlib import Path; from mambafix.smoke.importing import apply_plan, plan_import; "
+            f"sys.path.insert(0, {str(tmp_path / 'site')!r}); plan = plan_import(Path({str(tmp_path / 'repo/models/net.py')!r})); "
+            "apply_plan(plan); import importlib; print(plan.module, importlib.import_module(plan.module).WHO)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path / "repo")
+    assert out.stdout.strip() == "models.net the repository", out.stderr
+    # a standard-library name is left to Python: a folder named logging does not replace it
+    _tree(tmp_path, {"repo/logging/handlers_of_ours.py": ""})
+    code = ("import sys; from pathlib import Path; from mambafix.smoke.importing import apply_plan, plan_import; "
+            f"apply_plan(plan_import(Path({str(tmp_path / 'repo/models/net.py')!r}))); import logging; "
+            "print(hasattr(logging, 'getLogger'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.stdout.strip() == "True", out.stderr

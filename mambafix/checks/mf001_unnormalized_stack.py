@@ -15,7 +15,7 @@ class UnnormalizedStack:
     def run(self, facts: FileFacts) -> Iterator[Diagnostic]:
         for use in facts.all_stack_uses():
             if not use.normalized:
-                yield stack_diagnostic(self.code, use, NormFix(use), norm_fix_blocker(use))
+                yield stack_diagnostic(self.code, use, NormFix(use), norm_fix_blocker(facts, use))
 
 
 CHECK = UnnormalizedStack()

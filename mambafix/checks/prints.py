@@ -34,6 +34,16 @@ def call_name(call: cst.Call) -> str:
 
 
 REMOVED = "removed {n} debug print(s)"
+# apply's summary where it removed prints: the supported way to keep what they showed
+WATCH_NOTE = ("Debug prints removed: to keep those diagnostics in a real training run, use mambafix.watch(model) "
+              "(hooks on every SSM layer and norm; it names the first layer that goes non-finite, with the depth "
+              "profile; README: `mambafix.watch`).")
+
+
+def removed_prints(changes) -> bool:
+    """Whether any of apply's change descriptions is REMOVED's."""
+    head, _, tail = REMOVED.partition("{n}")
+    return any(c.startswith(head) and c.endswith(tail) for c in changes)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ class Entry:
     class_index: bool = False
     # groups of byte strings: a file must contain one of each group before its needles are looked for
     gate: tuple[tuple[bytes, ...], ...] = ()
+    scripts: bool = False  # findings may stand outside any class: a class-less file is read again too
 
 
 REGISTRY: dict[str, Entry] = {e.code: e for e in (
@@ -31,6 +32,13 @@ REGISTRY: dict[str, Entry] = {e.code: e for e in (
           gate=(needles.LAYER_GATE, needles.CLASS_GATE)),
     Entry("MF003", "mambafix.checks.mf003_debug_print", needles.markers),
     Entry("MF004", "mambafix.checks.mf004_print_in_forward", (b"forward",)),
+    # a model built in another file is read from the class index: a file that names no SSM layer
+    # is read (again) in a cross-file round when it imports a class the index knows
+    Entry("MF005", "mambafix.checks.mf005_init_hook", needles.layer_names, class_index=True,
+          gate=(needles.LAYER_GATE,), scripts=True),
+    Entry("MF006", "mambafix.checks.mf006_half_precision", needles.layer_names, class_index=True,
+          gate=(needles.LAYER_GATE,), scripts=True),
+    Entry("MF007", "mambafix.checks.mf007_kernel_shapes", needles.SIZES, gate=(needles.LAYER_GATE,)),
 )}
 
 
@@ -46,3 +54,7 @@ def load_check(code: str):
 
 def class_index_codes() -> frozenset[str]:
     return frozenset(code for code, entry in REGISTRY.items() if entry.class_index)
+
+
+def script_codes() -> frozenset[str]:
+    return frozenset(code for code, entry in REGISTRY.items() if entry.scripts)

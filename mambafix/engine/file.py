@@ -73,6 +73,7 @@ def analyze_module(data: bytes, path: str, config: Config, index: dict | None = 
     if path.endswith("__init__.py"):
         package = module_name
     facts = FileFacts(module, module_name, package, config, index)
+    facts.path, facts.source = path, data
     diagnostics = []
     for code in sorted(codes):
         if code not in REGISTRY:

@@ -3,8 +3,9 @@ another. The files that use them are read again with the project-wide index, unt
 is learnt (at most MAX_ROUNDS).
 
 Every question here is a lookup, never a scan of the index: a file's unresolved names against the
-index's NameIndex (facts/naming.py); a file no check wanted against the index's class names by
-its own imported names (kept in the cache's files table). A file read again in a round is cached
+index's NameIndex (facts/naming.py); a file no check wanted (one with a class, or any file where a
+selected check's findings can stand outside classes: Entry.scripts) against the index's class
+names by its own imported names (kept in the cache's files table). A file read again in a round is cached
 with the lookups its analysis made (name -> key and that summary's digest): where the index
 answers them alike, the cached result stands, so a warm run re-reads nothing and an edit re-reads
 only the files whose lookups it changes. Cost: the files plus the classes, not their product.
@@ -119,10 +120,11 @@ def _may_learn(source, index: Index, store, root) -> bool:
 def cross_file_rounds(sources, results: dict, config, report, prefilter, jobs, progress, store, run_tasks) -> None:
     """Read again, with the index, the files that can use a class another file summarises
     (`run_tasks` analyses files in the pool, given the index)."""
-    from mambafix.checks.registry import class_index_codes
+    from mambafix.checks.registry import class_index_codes, script_codes
     from mambafix.source import SourceError
 
     index_codes = class_index_codes() & prefilter.codes
+    scripts = bool(script_codes() & prefilter.codes)  # a finding may stand in a file with no class
     if not index_codes:
         return
     index = Index()
@@ -137,7 +139,7 @@ def cross_file_rounds(sources, results: dict, config, report, prefilter, jobs, p
             if result is not None:
                 if result.error is None and any(index.names.find(q) is not None for q in result.unresolved):
                     redo.append(i)
-            elif source.has_class:
+            elif scripts or source.has_class:  # MF001's findings are always in a class
                 try:
                     if _may_learn(source, index, store, config.root):
                         redo.append(i)

@@ -22,7 +22,8 @@ class Source:
     path: str
     key: str  # the cache key of the bytes read (path and content)
     codes: frozenset[str]  # the checks the prefilter lets through
-    has_class: bool  # no check wanted it, and it defines a class: a cross-file round may read it
+    has_class: bool  # no check wanted it, and it defines a class: a cross-file round may read it (any
+    # file, where a selected check reads scripts)
     size: int = 0
     data: bytes | None = None  # kept only for a source given in memory
     memo: dict | None = None  # answers about its bytes kept with the cache's row (cross-file rounds)

@@ -6,13 +6,13 @@ libcst nodes; they hold no rule logic.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import replace
 
 import libcst as cst
 
 from mambafix.facts.kinds import Container, Kind
 from mambafix.facts.layers import OTHER, Contents, Element, InitInfo
+from mambafix.facts.locals import Locals
 from mambafix.facts.protocol import Facts
 from mambafix.facts import transfers
 from mambafix.facts.consts import NOCONST, init_const
@@ -20,45 +20,6 @@ from mambafix.syntax.nodes import (
     call_arg, code, comprehension_names, literal_count, names_in, param_defaults, range_count, self_attr,
 )
 from mambafix.syntax.walk import blocks_of, small_statements, statements, walk_statements
-
-
-class Locals:
-    """What the local names of a method stand for while `__init__` (or a helper) is read:
-    an assigned expression, or the contents of a list built by an append loop."""
-
-    def __init__(self, defaults: dict, stacks: dict | None = None, given: str | None = None) -> None:
-        self.defaults = defaults
-        self.given = given  # a class parameter taken to be an SSM layer (a block given its mixer)
-        self.consts: dict = {}  # local names bound to a constant
-        self.methods: dict = {}  # the class's methods, where a helper method may build a layer
-        self.exprs: dict[str, cst.BaseExpression] = {}
-        self.lists: dict[str, Contents] = {}
-        self.started: dict[str, cst.BaseExpression] = {}  # what an append-built name was first
-        self.stacks = stacks if stacks is not None else {}  # `self.<attr>` stacks read so far
-        self.following: set[str] = set()  # names whose value is being read (`x = f(x)` reads x's own value)
-
-    def assign(self, name: str, value: cst.BaseExpression) -> None:
-        self.exprs[name] = value
-        self.lists.pop(name, None)
-
-    @contextmanager
-    def follow(self, name: str):
-        """The value assigned to `name`, while it is read; None where it is being read already (a
-        name assigned from itself, `x = x.to(d)`, `x = nn.Sequential(x, ...)`: the value it had
-        before is not kept, and reading it again would never end)."""
-        if name in self.following:
-            yield None
-            return
-        self.following.add(name)
-        try:
-            yield self.exprs[name]
-        finally:
-            self.following.discard(name)
-
-    def append_built(self, name: str, contents: Contents) -> None:
-        self.lists[name] = contents
-        if name in self.exprs:
-            self.started[name] = self.exprs.pop(name)
 
 
 # Methods that return the module they are called on: `Mamba(d).to("cuda")` is a Mamba.
@@ -73,6 +34,11 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if isinstance(expr, cst.Name) and local is not None and expr.value in local.exprs:
         with local.follow(expr.value) as value:  # `layer = Mamba(d)` earlier
             return OTHER if value is None else classify(facts, value, local, depth + 1)
+    if isinstance(expr, cst.IfExp):  # `RMSNorm(d) if cfg.rms else nn.LayerNorm(d)`: what both branches are
+        return join_elements(classify(facts, expr.body, local, depth + 1), classify(facts, expr.orelse, local, depth + 1))
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.IfExp):  # `(FusedRMSNorm if fuse else nn.RMSNorm)(d)`
+        return join_elements(classify(facts, expr.with_changes(func=expr.func.body), local, depth + 1),
+                             classify(facts, expr.with_changes(func=expr.func.orelse), local, depth + 1))
     if not isinstance(expr, cst.Call):
         return OTHER
     if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in MODULE_RETURNING:
@@ -91,7 +57,7 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if not names:
         return OTHER
     if fam.sequentials.match_any(names) or fam.module_lists.match_any(names):
-        contents = container_contents(facts, expr, local or Locals({}))
+        contents = container_contents(facts, expr, local or Locals({}), depth + 1)
         if contents is None:
             return OTHER
         elements = contents.elements if contents.elements is not None else (contents.pattern or (contents.repeated,))
@@ -138,6 +104,19 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if fam.named_like_a_norm(names) and not (isinstance(expr.func, cst.Name) and expr.func.value in facts.classes):
         return Element(Kind.NORM, names[0].rsplit(".", 1)[-1], expr, model=transfers.NORM)  # unseen, named as one
     return OTHER
+
+
+_KIND_MODELS = {Kind.MAMBA: transfers.SSM, Kind.NORM: transfers.NORM, Kind.NORMALIZED: transfers.NORMALIZED_BLOCK}
+
+
+def join_elements(a: Element, b: Element) -> Element:
+    """A module that is one of two: what both are (two norms are a norm, two unbounded SSM
+    layers one); modules of different kinds are not known to be either."""
+    if a.kind != b.kind or a.kind == Kind.OTHER and a.model != b.model:
+        return OTHER
+    width = a.d_model if a.d_model is not None and b.d_model is not None and code(a.d_model) == code(b.d_model) else None
+    model = a.model if a.model == b.model else _KIND_MODELS.get(a.kind)
+    return Element(a.kind, a.display, a.ctor, width, a.note, a.moved if a.moved == b.moved else "", model)
 
 
 def _given_class(facts: Facts, func: cst.BaseExpression, local: Locals | None):
@@ -247,29 +226,30 @@ def _other_bindings(facts: Facts, names: list[str], matched: str) -> str:
     return f" ({matched}; {'; '.join(parts)})"
 
 
-def container_contents(facts: Facts, call: cst.Call, local: Locals) -> Contents | None:
-    """The modules of `ModuleList(...)` / `Sequential(...)`, or None where they cannot be read."""
+def container_contents(facts: Facts, call: cst.Call, local: Locals, depth: int = 0) -> Contents | None:
+    """The modules of `ModuleList(...)` / `Sequential(...)`, or None where they cannot be read.
+    `depth`: how deep in containers the call stands (`x = nn.Sequential(x, ...)` nests without end)."""
     args = [a for a in call.args if a.keyword is None]
     if not args:
         return None
     if len(args) == 1 and (args[0].star == "*" or facts.families.module_lists.match_any(facts.resolver.candidates(call.func))
                            or _mapping_values(facts, args[0].value) is not None or isinstance(args[0].value, cst.DictComp)):
-        return _sequence_of(facts, args[0].value, local)
+        return _sequence_of(facts, args[0].value, local, depth)
     starred = [a for a in args if a.star]
     if len(starred) == 1 and starred[0].star == "*" and isinstance(starred[0].value, (cst.ListComp, cst.GeneratorExp)):
         # `nn.Sequential(*[Mamba(d) for _ in range(n)], nn.Linear(d, k))`: the repeated run is
         # the stack; the other modules stand before or after it
-        return _sequence_of(facts, starred[0].value, local)
+        return _sequence_of(facts, starred[0].value, local, depth)
     if starred:
         return None
-    return Contents(elements=tuple(classify(facts, a.value, local) for a in args), count=len(args),
+    return Contents(elements=tuple(classify(facts, a.value, local, depth) for a in args), count=len(args),
                     count_text=str(len(args)), count_fixed=True)
 
 
-def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Contents | None:
+def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals, depth: int = 0) -> Contents | None:
     values = _mapping_values(facts, expr)
     if values is not None:  # ModuleDict({"a": ...}), Sequential(OrderedDict([("a", ...), ...]))
-        elements = tuple(classify(facts, v, local) for v in values)
+        elements = tuple(classify(facts, v, local, depth) for v in values)
         return Contents(elements=elements, count=len(elements), count_text=str(len(elements)), count_fixed=True)
     attr = self_attr(expr)
     if attr is not None and attr in local.stacks and local.stacks[attr].container != Container.SINGLE:
@@ -281,7 +261,7 @@ def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Conte
     if isinstance(expr, cst.DictComp):  # ModuleDict({f"l{i}": Mamba(d) for i in range(n)})
         expr = cst.ListComp(elt=expr.value, for_in=expr.for_in)
     if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
-        element = classify(facts, expr.elt, local)
+        element = classify(facts, expr.elt, local, depth)
         count, text = range_count(expr.for_in.iter, local.defaults)
         iterated = expr.for_in.iter
         fixed = literal_count(iterated)
@@ -293,7 +273,7 @@ def _sequence_of(facts: Facts, expr: cst.BaseExpression, local: Locals) -> Conte
     if isinstance(expr, (cst.List, cst.Tuple)):
         if any(isinstance(e, cst.StarredElement) for e in expr.elements):
             return None
-        elements = tuple(classify(facts, e.value, local) for e in expr.elements)
+        elements = tuple(classify(facts, e.value, local, depth) for e in expr.elements)
         return Contents(elements=elements, count=len(elements), count_text=str(len(elements)), count_fixed=True)
     return None
 

@@ -87,6 +87,9 @@ def given_param(facts: Facts, init: cst.FunctionDef, methods: dict) -> str | Non
             return expr.value
         return None
 
+    if any(isinstance(n, cst.Call) and facts.families.layers.match_any(facts.resolver.candidates(n.func))
+           for n in walk(init.body)):
+        return None  # it builds SSM layers of its own: a model given a submodule, not a block given its mixer
     called = {self_attr(n.func) for name, m in methods.items() if name != "__init__"
               for n in walk(m.body) if isinstance(n, cst.Call)} - {None}
     for node in walk_statements(init.body):
@@ -202,8 +205,13 @@ def _scan_setattr(facts, call: cst.Call, small, stmt, info: InitInfo, local: Loc
             _record(info, replace(stack, define=small, insert_after=stmt), where, block)
 
 
+MAX_VALUE_DEPTH = 12  # names and conditional expressions followed for one attribute's value
+
+
 def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local: Locals,
-                      methods: dict) -> Stack | None:
+                      methods: dict, depth: int = 0) -> Stack | None:
+    if depth > MAX_VALUE_DEPTH:  # `x = a if c else x`: a name that stands for itself
+        return None
     if isinstance(value, cst.Name) and value.value == local.given and value.value not in local.exprs:
         # `self.fn = fn`: the module the wrapper is given, read as an SSM layer (the hypothesis
         # its summary is made under; a construction that passes another module knows nothing)
@@ -222,18 +230,22 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
     if isinstance(value, cst.IfExp):  # `nn.ModuleList([...]) if use_mamba else None`
         test = init_const(value.test, local, None)
         if test is not NOCONST:  # the branch the defaults take
-            return _stack_from_value(facts, attr, value.body if test else value.orelse, local, methods)
+            return _stack_from_value(facts, attr, value.body if test else value.orelse, local, methods, depth + 1)
         for branch in (value.body, value.orelse):
-            stack = _stack_from_value(facts, attr, branch, local, methods)
+            stack = _stack_from_value(facts, attr, branch, local, methods, depth + 1)
             if stack is not None and stack.container != Container.SINGLE:
                 return replace(stack, conditional=True)
-        return None
+        joined = classify(facts, value, local)  # one module of either branch: what both are
+        if joined.kind == Kind.OTHER and joined.model is None:
+            return None
+        return Stack(attr, Container.SINGLE, Contents(repeated=joined, count=1, count_text="1", count_fixed=True),
+                     value=value)
     if isinstance(value, (cst.ListComp, cst.List, cst.Tuple)):  # a plain Python list of layers
         contents = _sequence_of(facts, value, local)
         return Stack(attr, Container.PLAIN_LIST, contents, value=value) if contents is not None else None
     if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
             and value.func.attr.value in ("to", "cuda", "float", "half", "double", "bfloat16", "cpu"):
-        inner = _stack_from_value(facts, attr, value.func.value, local, methods)
+        inner = _stack_from_value(facts, attr, value.func.value, local, methods, depth + 1)
         if inner is not None and inner.container != Container.SINGLE:
             return inner  # `nn.Sequential(*blocks).float()`
     if not isinstance(value, cst.Call):

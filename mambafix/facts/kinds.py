@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from mambafix.facts import ssm_params
 from mambafix.facts.transfer import Transfer, decode, encode
 
 
@@ -63,25 +64,31 @@ class ClassSummary:
     # (`MambaBlock(args)` reading `args.d_model`: the width is `args.d_model` at the call)
     d_model_attr: str | None = None
     transfer_text: str | None = None  # the data flow's summary of its forward (flow.transfer.encode)
+    init_params_text: str | None = None  # the SSM parameters it holds that their layers initialize (ssm_params)
 
     @property
     def transfer(self) -> Transfer | None:
         return decode(self.transfer_text) if self.transfer_text is not None else None
 
+    @property
+    def init_params(self) -> tuple:
+        return ssm_params.decode(self.init_params_text)
+
     @classmethod
     def of(cls, kind: "Kind", display: str, d_model_param=None, mixer_param=None, d_model_attr=None,
-           transfer: Transfer | None = None) -> "ClassSummary":
+           transfer: Transfer | None = None, init_params: tuple = ()) -> "ClassSummary":
         return cls(kind, display, d_model_param, mixer_param, d_model_attr,
-                   encode(transfer) if transfer is not None else None)
+                   encode(transfer) if transfer is not None else None, ssm_params.encode(init_params))
 
     def to_json(self) -> list:
         return [self.kind.value, self.display, list(self.d_model_param) if self.d_model_param else None,
                 list(self.mixer_param) if self.mixer_param else None, self.d_model_attr,
-                self.transfer_text]
+                self.transfer_text, self.init_params_text]
 
     @classmethod
     def from_json(cls, raw: list) -> "ClassSummary":
         mixer = tuple(raw[3]) if len(raw) > 3 and raw[3] else None
         attr = raw[4] if len(raw) > 4 else None
         transfer = raw[5] if len(raw) > 5 and isinstance(raw[5], str) else None
-        return cls(Kind(raw[0]), raw[1], tuple(raw[2]) if raw[2] else None, mixer, attr, transfer)
+        params = raw[6] if len(raw) > 6 and isinstance(raw[6], str) else None
+        return cls(Kind(raw[0]), raw[1], tuple(raw[2]) if raw[2] else None, mixer, attr, transfer, params)

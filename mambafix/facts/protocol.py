@@ -20,6 +20,9 @@ class Facts(Protocol):
     index: dict[str, ClassSummary]
     unresolved: set[str]
     looked_up: dict[str, str | None]
+    memo: dict
+    module: cst.Module
+    config: object
 
     @property
     def classes(self) -> dict[str, cst.ClassDef]: ...

@@ -10,6 +10,7 @@ from mambafix.facts.builds import methods_of
 from mambafix.facts.kinds import ClassSummary, Kind
 from mambafix.facts.naming import find
 from mambafix.facts.protocol import Facts
+from mambafix.facts.ssm_init import class_params
 from mambafix.facts.transfers import kind_of
 from mambafix.syntax.nodes import param_names
 from mambafix.syntax.walk import walk
@@ -40,16 +41,17 @@ def summarize(facts: Facts, cls: cst.ClassDef) -> ClassSummary | None:
         return ClassSummary.of(kind, name, transfer=transfer)
     base_names = [n for b in cls.bases for n in facts.resolver.candidates(b.value)]
     params = param_names(init)[1:] if init is not None else []
+    held = class_params(facts, cls) if "MF005" in facts.config.select else ()
     if facts.families.layers.match_any(base_names) or facts.families.is_ssm(info.attr_names):
         d_param, attr = (("d_model", 0), None) if init is None else _width_param(init, params)
-        return ClassSummary.of(kind, name, d_param, d_model_attr=attr, transfer=transfer)
+        return ClassSummary.of(kind, name, d_param, d_model_attr=attr, transfer=transfer, init_params=held)
     d_param = None
     for stack in info.stacks.values():
         d_expr = next((e.d_model for e in stack.all_elements() if e.kind == Kind.MAMBA), None)
         if isinstance(d_expr, cst.Name) and d_expr.value in params:
             d_param = (d_expr.value, params.index(d_expr.value))
             break
-    return ClassSummary.of(kind, name, d_param, transfer=transfer)
+    return ClassSummary.of(kind, name, d_param, transfer=transfer, init_params=held)
 
 
 def carries_everything(transfer) -> bool:

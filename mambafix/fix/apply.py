@@ -35,10 +35,16 @@ class FileFix:
     remaining: list[Finding] = field(default_factory=list)
     error: FileError | None = None
     patched_classes: list[str] = field(default_factory=list)
+    found: list[Finding] = field(default_factory=list)  # what check found before any fix
 
     @property
     def changed(self) -> bool:
         return self.error is None and self.fixed != self.original
+
+    def unfixed(self) -> list[Finding]:
+        """Every finding check made, as left: the file could not be fixed (its error says why)."""
+        return [f if not f.fixable else replace(f, fixable=False, fix_note="not fixed: the file has an error (below)")
+                for f in self.found]
 
 
 @dataclass
@@ -81,16 +87,23 @@ def effective_config(config: Config, options: FixOptions) -> Config:
     return config
 
 
-def plan_fixes(analysis: FileAnalysis, options: FixOptions) -> tuple[EditPlan, list[Finding], list[str]]:
-    """One pass's edit plan for every fixable finding; the findings whose fix declined (with
-    why, as new findings), and the classes the plan patches."""
+def plan_fixes(analysis: FileAnalysis, options: FixOptions, only=None) -> tuple[EditPlan, list[Finding], list[str], list]:
+    """One pass's edit plan for every fixable finding (or those of `only`, diagnostics by
+    identity); the findings whose fix declined (with why, as new findings), the classes the plan
+    patches, and the diagnostics whose fix raised while it was planned (its edits are not to be
+    trusted: the caller plans again without it)."""
     ctx = FixContext(EditPlan(), options, analysis.facts)
     declined: list[Finding] = []
     patched: list[str] = []
+    failed: list = []
     for diagnostic, finding in analysis.reported:
-        if diagnostic.fix is None:
+        if diagnostic.fix is None or (only is not None and not any(diagnostic is d for d in only)):
             continue
-        reason = diagnostic.fix.apply(ctx)
+        try:
+            reason = diagnostic.fix.apply(ctx)
+        except Exception as exc:  # noqa: BLE001 - one finding's fix, never the file's
+            failed.append((diagnostic, finding, f"{type(exc).__name__}: {exc}"))
+            continue
         if reason is not None:
             declined.append(replace(finding, fixable=False, fix_note=reason))
         elif diagnostic.owner_class is not None:
@@ -99,7 +112,54 @@ def plan_fixes(analysis: FileAnalysis, options: FixOptions) -> tuple[EditPlan, l
         ctx.plan.changes.append(REMOVED.format(n=ctx.memo[REMOVED]))
     if not ctx.plan.edits_code:
         ctx.plan.import_needed = None
-    return ctx.plan, declined, patched
+    return ctx.plan, declined, patched, failed
+
+
+def _render(analysis: FileAnalysis, plan: EditPlan, pure: Family, path: str) -> bytes | str:
+    """The module with the plan carried out, or why it cannot be (code that does not compile)."""
+    try:
+        new_bytes = analysis.module.visit(FixTransformer(plan, pure, analysis.facts.resolver)).bytes
+    except Exception as exc:  # noqa: BLE001 - libcst refuses a node the edits built
+        return f"the edit could not be written ({type(exc).__name__}: {exc})"
+    try:
+        compile(decode(new_bytes), path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return f"the edit would not compile ({exc.msg}, line {exc.lineno})"
+    return new_bytes
+
+
+def fix_pass(analysis: FileAnalysis, options: FixOptions, pure: Family, path: str):
+    """One pass: every fixable finding's edits together; where they cannot be written, finding
+    by finding, each edit that cannot be written declined alone with its reason and the others
+    made. (new bytes, plan, declined findings, patched classes)"""
+    plan, declined, patched, failed = plan_fixes(analysis, options)
+    out = _render(analysis, plan, pure, path)
+    if isinstance(out, bytes) and not failed:
+        return out, plan, declined, patched
+    accepted: list = []
+    best = (analysis.module.bytes, EditPlan(), [], [])
+    declined = []
+    for diagnostic, finding in analysis.reported:
+        if diagnostic.fix is None:
+            continue
+        trial, trial_declined, trial_patched, trial_failed = plan_fixes(analysis, options, only=[*accepted, diagnostic])
+        why = next((msg for d, _, msg in trial_failed if d is diagnostic), None)
+        if why is not None:
+            why = f"internal error while planning the fix ({why}); the file's other fixes were made"
+        else:
+            rendered = _render(analysis, trial, pure, path)
+            if isinstance(rendered, str):
+                why = f"{rendered}; the file's other fixes were made"
+            elif trial_declined:  # the ones accepted before did not decline: this one did, with its reason
+                declined.extend(trial_declined)
+                continue
+            else:
+                accepted.append(diagnostic)
+                best = (rendered, trial, trial_declined, trial_patched)
+                continue
+        declined.append(replace(finding, fixable=False, fix_note=why))
+    out, plan, _, patched = best
+    return out, plan, declined, patched
 
 
 def fix_source(data: bytes, path: str, config: Config, options: FixOptions = FixOptions(), index=None) -> FileFix:
@@ -116,7 +176,13 @@ def fix_source(data: bytes, path: str, config: Config, options: FixOptions = Fix
             result.remaining = in_cells(result.remaining, fixed)
             fixed = rebuild(nb, fixed.decode("utf-8")) if fixed != source else data
     except Exception as exc:  # noqa: BLE001 - a per-file error, never a crash
-        result.error = FileError(path, parse_error_message(exc))
+        if result.found and not isinstance(exc, SourceError):  # it parsed: the tool failed, not the file
+            message = f"internal error: {type(exc).__name__}: {exc}; file left unchanged"
+        else:
+            message = parse_error_message(exc)
+        result.error = FileError(path, message)
+        result.remaining = result.unfixed()
+        result.changes = []
         result.fixed = data
         return result
     result.fixed = fixed
@@ -125,8 +191,8 @@ def fix_source(data: bytes, path: str, config: Config, options: FixOptions = Fix
 
 
 def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, index, result: FileFix) -> bytes:
-    """Fix passes over Python source until nothing changes; the fixed bytes (the input where a
-    fix would not compile, with result.error set)."""
+    """Fix passes over Python source until nothing changes; the fixed bytes. A fix whose edit
+    cannot be written is declined alone (the others are made)."""
     pure = Family(config.pure_calls)
     current = data
     printed = None  # libcst's printing of the original, where it is not byte for byte the original
@@ -136,20 +202,14 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
         fixable = any(d.fix is not None for d, _ in analysis.reported)
         if attempt == 0:
             original_findings = analysis.findings  # all left when the file is not rewritten
+            result.found = list(original_findings)
         if attempt == 0 and analysis.module.bytes != current:
             printed = analysis.module.bytes
             current = printed  # fix libcst's printing; the changed lines are spliced back below
         if not fixable:
             break
-        plan, declined, patched = plan_fixes(analysis, options)
+        new_bytes, plan, declined, patched = fix_pass(analysis, options, pure, path)
         result.remaining += declined
-        new_bytes = analysis.module.visit(FixTransformer(plan, pure, analysis.facts.resolver)).bytes
-        try:
-            compile(decode(new_bytes), path, "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            result.error = FileError(path, f"internal error: the fix produced invalid code ({exc.msg}, line {exc.lineno}); file left unchanged")
-            result.remaining = original_findings
-            return data
         result.patched_classes.extend(patched)
         result.changes.extend(plan.changes)
         if new_bytes == current:
@@ -225,6 +285,7 @@ def apply_paths(paths: list[str | Path], config: Config | None = None, options: 
                 report.written.append(fix.path)
             except (SourceError, OSError) as exc:
                 fix.error = FileError(fix.path, f"not written: {exc}")
+                fix.remaining = fix.unfixed()  # nothing of the file was fixed
     return report
 
 

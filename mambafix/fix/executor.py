@@ -58,9 +58,11 @@ class FixTransformer(cst.CSTTransformer):
     def on_leave(self, original, updated):
         result = super().on_leave(original, updated)
         rewrite = self.plan.expr_rewrites.get(id(original))
-        if rewrite is not None and isinstance(result, cst.BaseExpression):
+        if rewrite is not None and isinstance(result, cst.CSTNode):
             result = rewrite(result)
         extra = self.plan.inserts.get(id(original))
+        if extra and isinstance(result, cst.FlattenSentinel):
+            return cst.FlattenSentinel([*result.nodes, *extra])
         if extra and isinstance(result, cst.CSTNode):
             return cst.FlattenSentinel([result, *extra])
         return result
@@ -78,26 +80,48 @@ class FixTransformer(cst.CSTTransformer):
         target, iter_expr = rewrite
         return updated.with_changes(target=target, iter=iter_expr)
 
-    # -- removing prints ------------------------------------------------------------------
+    # -- removing prints, adding statements --------------------------------------------------
     # A statement to delete is marked "doomed" and dropped by its enclosing block, which can
     # move the comment lines above it onto the next statement that stays.
-    def _without_removed(self, original, updated):
-        """The statement line minus removed small statements, or None when none is left."""
-        kept = [s for o, s in zip(original.body, updated.body) if id(o) not in self.plan.removals]
-        if len(kept) == len(updated.body):
-            return updated
-        if kept:
-            kept[-1] = kept[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
-            return updated.with_changes(body=kept)
-        return None
+    def _rebuilt(self, original, updated):
+        """The line's small statements minus those removed, plus those planned after them: (the
+        statements that stay on the line, those to put on lines of their own after it), or None
+        when the line is unchanged."""
+        removals, inserts = self.plan.removals, self.plan.small_inserts
+        if not any(id(o) in removals or id(o) in inserts for o in original.body):
+            return None
+        body: list = []
+        for o, s in zip(original.body, updated.body):
+            if id(o) in removals:
+                continue
+            body.append(s)
+            body.extend(inserts.get(id(o), []))
+        kept = [s for o, s in zip(original.body, updated.body) if id(o) not in removals]
+        cut = len(body)
+        if kept and body[-1] is not kept[-1]:  # what follows the last statement kept gets lines of its own
+            cut = next(i for i, s in enumerate(body) if s is kept[-1]) + 1
+        line, after = body[:cut], body[cut:]
+        return _separated(line), [s.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for s in after]
 
     def leave_SimpleStatementLine(self, original, updated):
-        result = self._without_removed(original, updated)
-        return result if result is not None else self._mark(self.doomed, updated)
+        rebuilt = self._rebuilt(original, updated)
+        if rebuilt is None:
+            return updated
+        line, after = rebuilt
+        if not line:
+            return self._mark(self.doomed, updated)
+        result = updated.with_changes(body=line)
+        return cst.FlattenSentinel([result, *(cst.SimpleStatementLine([s]) for s in after)]) if after else result
 
     def leave_SimpleStatementSuite(self, original, updated):
-        result = self._without_removed(original, updated)
-        return result if result is not None else self._mark(self.emptied, updated.with_changes(body=[cst.Pass()]))
+        rebuilt = self._rebuilt(original, updated)
+        if rebuilt is None:
+            return updated
+        line, after = rebuilt
+        body = line + after  # a one-line block keeps everything on its line
+        if not body:
+            return self._mark(self.emptied, updated.with_changes(body=[cst.Pass()]))
+        return updated.with_changes(body=_separated(body))
 
     def _drop_doomed(self, body) -> tuple[list, list]:
         """The statements that stay. A removed statement takes its own comment lines (those directly
@@ -155,6 +179,19 @@ class FixTransformer(cst.CSTTransformer):
                 position = 1
         body.insert(position, cst.parse_statement(self.plan.import_needed + "\n"))
         return updated.with_changes(body=body)
+
+
+def _separated(body: list) -> list:
+    """Small statements on one line: each but the last ends in a semicolon (its own, where it had
+    one), the last in none."""
+    semi = cst.Semicolon(whitespace_after=cst.SimpleWhitespace(" "))
+    out = []
+    for i, s in enumerate(body):
+        if i == len(body) - 1:
+            out.append(s.with_changes(semicolon=cst.MaybeSentinel.DEFAULT))
+        else:
+            out.append(s if isinstance(s.semicolon, cst.Semicolon) else s.with_changes(semicolon=semi))
+    return out
 
 
 def _not_own(lines) -> list:

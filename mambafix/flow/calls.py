@@ -7,7 +7,7 @@ from __future__ import annotations
 import libcst as cst
 
 from mambafix.facts.builds import MODULE_RETURNING, classify
-from mambafix.facts.kinds import Container
+from mambafix.facts.kinds import Container, Kind
 from mambafix.facts import transfers
 from mambafix.flow.exprs import ExprEval
 from mambafix.facts.transfer import SSM_OUT, Transfer
@@ -236,7 +236,30 @@ class CallEval(ExprEval):
             return self.construct(node, ref, names)
         if fam.named_like_a_norm(names, function=True):  # an unseen function named as a norm
             return self.apply(transfers.NORM, args[:1], {}, None, "")
+        if isinstance(node, cst.Call) and self.given_a_norms_weight(node):
+            # a fused kernel given a norm module's own weight applies that norm
+            # (`fused_add_rms_norm(x, residual, self.norm.weight, eps)`, `kernel(..., rms_weight=self.norm.weight)`)
+            data = args[:1] or [union([v for k, v in kwargs.items() if k != "**"])]
+            return self.apply(transfers.NORM, data, {}, None, "")
         return self.carry(node, args, kwargs, last)
+
+    def given_a_norms_weight(self, node: cst.Call) -> bool:
+        """Whether an argument is `self.<norm>.weight` (or `.bias`) of a norm module of the class."""
+        if self.inst is None:
+            return False
+        for arg in node.args:
+            value = arg.value
+            if not (isinstance(value, cst.Attribute) and value.attr.value in ("weight", "bias")):
+                continue
+            inner = value.value
+            if not (isinstance(inner, cst.Attribute) and isinstance(inner.value, cst.Name)
+                    and inner.value.value == "self"):
+                continue
+            held = self.inst.attr(inner.attr.value)
+            mods = [m for m in (held.mods if held is not None else ()) if isinstance(m, Mod)]
+            if mods and all(m.transfer is not None and transfers.kind_of(m.transfer) == Kind.NORM for m in mods):
+                return True
+        return False
 
     def construct(self, node: cst.Call, ref: Ref, names: list[str]) -> V:
         """A module built inside the method (`nn.LayerNorm(d)(x)`): what its class does."""
@@ -277,6 +300,9 @@ class CallEval(ExprEval):
         if fam.word("inverse_methods", name):
             return V(base.taint, base.deps, inv=base.stat, steps=base.steps)
         if fam.word("root_methods", name):
+            return V(base.taint, base.deps, stat=base.stat, inv=base.inv, steps=base.steps)
+        if (base.stat or base.inv) and fam.word("scale_keeping_methods", name) \
+                and not any(v.data for v in (*args, *kwargs.values())):  # `var.add(eps)`, `rms.to(dtype)`
             return V(base.taint, base.deps, stat=base.stat, inv=base.inv, steps=base.steps)
         if not base.data and not any(a.data for a in args):
             return NONE_V

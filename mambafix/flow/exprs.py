@@ -133,9 +133,9 @@ class ExprEval:
         members = mod.members()
         if isinstance(index, int) and mod.elements and -len(mod.elements) <= index < len(mod.elements):
             return (mod.elements[index],)
-        if index is NOCONST or isinstance(index, int):
+        if index is NOCONST or isinstance(index, (int, str)):  # a position, or a key of a ModuleDict
             return members
-        return (mod,)  # a slice or a key: the container itself
+        return (mod,)  # a slice: the container itself
 
     # -- operators --------------------------------------------------------------------------
     def binary(self, node: cst.BinaryOperation, env: dict) -> V:

@@ -69,6 +69,9 @@ class FileFacts:
         self._flows: dict[int, ClassFlows] = {}
         self.budget = Budget()
         self._needles: tuple | None = None
+        self.memo: dict = {}  # the readers' per-file caches (facts.ssm_init, facts.holders), by key
+        self.path: str | None = None  # the file, where the engine read one (MF007 finds a vendored mamba_ssm near it)
+        self.source: bytes | None = None  # its bytes, where the engine read them (a check's own needles)
 
     @cached_property
     def top_level_classes(self) -> list[cst.ClassDef]:

@@ -18,55 +18,56 @@ from mambafix.syntax.walk import walk
 
 
 def plan(facts, cls: cst.ClassDef, group: list[Flow]) -> StackUse:
+    """The finding a group of flows makes: where it is reported, what it counts, and the shape of
+    the stack (the fix itself is planned from the flows, checks/norm_plans.py)."""
     sites = sites_of(group)
     flow = next((f for f in group if f.source is not f.sink and f.source.call is f.sink.call), group[0])
     extra = {"flows": tuple(group), "path": describe(flow), "path_nodes": tuple(path_nodes(flow))}
     stackless = next((s for s in sites if s.mod is None or s.mod.stack is None), None)
     if stackless is not None:
-        return _unplanned(cls, sites, extra, f"{stackless.text} is not a module __init__ builds")
+        return _unplanned(cls, sites, extra)
     parents = {id(s.mod.parent): s.mod.parent for s in sites if s.mod.parent is not None}
     if len(parents) == 1 and all(s.mod.parent is not None for s in sites) \
             and next(iter(parents.values())).container == Container.SEQUENTIAL:
         return _sequential(cls, sites, extra)
     loop = _carrying_loop(group, sites)
     apps = tuple(_application(facts, s) for s in sites)
-    elsewhere = next((s for s in sites if s.func is not sites[0].func or (loop is not None and not _within(loop, s.stmt))),
-                     None)
-    if elsewhere is not None or any(a.stmt is None for a in apps):
-        return _unplanned(cls, sites, extra, "a layer is applied inside a helper function the path runs through; "
-                                             "add the norm where the helper is called")
     stacks = tuple(dict.fromkeys(s.mod.stack for s in sites))
-    blocked = next((f"self.{s.mod.stack.attr} is built differently on different paths of __init__"
-                    for s in sites if s.mod.alternatives), None)
-    blocked = blocked or next((f"self.{st.attr} is a ModuleDict, whose layers are reached by key"
-                               for st in dict.fromkeys(s.mod.stack for s in sites) if _keyed(facts, st)), None)
-    if loop is None:
-        return StackUse(Shape.CHAIN, cls, stacks, apps, apps[0].stmt, len(apps), str(len(apps)),
-                        blocked=blocked, **extra)
+    if loop is None:  # a chain: of single applications, or of loops one after the other
+        count, text = _stacks_count(stacks) if any(s.loops for s in sites) else (len(apps), str(len(apps)))
+        return StackUse(Shape.CHAIN, cls, stacks, apps, apps[0].stmt or sites[0].stmt, count, text, **extra)
     bindings = loop_bindings(facts, cls, loop)
     if all(s.mod.parent is None for s in sites):
         count, text = range_count(loop.iter, {}) if isinstance(loop, cst.For) else (None, None)
         total = count * len(apps) if count is not None else None
         return StackUse(Shape.TIED, cls, stacks, apps, loop, total, str(total) if total is not None else text or "several",
-                        loop=loop if isinstance(loop, cst.For) else None, bindings=bindings, blocked=blocked, **extra)
-    if not isinstance(loop, cst.For):
-        blocked = blocked or "the stack is applied in a while loop"
-    stack = stacks[0]
-    count, text = _stack_count(stack)
+                        loop=loop if isinstance(loop, cst.For) else None, bindings=bindings, **extra)
     statements = {id(a.stmt) for a in apps}
     compound = len(stacks) > 1 and len(statements) == 1
-    if len(stacks) > 1 and not compound:
-        blocked = blocked or "the layers of several stacks are applied in different statements of one loop"
+    count, text = _stacks_count(stacks[:1] if compound else stacks)
     shape = Shape.INDEX_LOOP if any(isinstance(a.callee, cst.Subscript) for a in apps) else Shape.LOOP
-    first = tuple({id(a.call): a for a in apps if a.attr == stack.attr}.values())  # one per call
-    return StackUse(shape, cls, (stack,), first, loop, count, text, loop=loop if isinstance(loop, cst.For) else None,
-                    bindings=bindings, compound=compound, partners=stacks[1:] if compound else (), blocked=blocked,
-                    **extra)
+    first = tuple({id(a.call): a for a in apps if a.attr == stacks[0].attr}.values())  # one per call
+    return StackUse(shape, cls, stacks if not compound else stacks[:1], first if compound else apps, loop, count, text,
+                    loop=loop if isinstance(loop, cst.For) else None, bindings=bindings, compound=compound,
+                    partners=stacks[1:] if compound else (), **extra)
 
 
-def _unplanned(cls, sites: list[Site], extra: dict, why: str) -> StackUse:
+def _stacks_count(stacks) -> tuple[int | None, str]:
+    """The layers of several stacks applied one after the other (of one, for a compound step's
+    leading stack alone is counted by the caller)."""
+    counted = [_stack_count(s) for s in stacks]
+    if len(counted) == 1:
+        return counted[0]
+    if all(c is not None for c, _ in counted):
+        total = sum(c for c, _ in counted)
+        return total, str(total)
+    return None, " + ".join(t for _, t in counted)
+
+
+def _unplanned(cls, sites: list[Site], extra: dict) -> StackUse:
+    """Sites some of which apply modules __init__ does not build (a local list, a parameter)."""
     node = next((s.stmt for s in sites if s.stmt is not None), None)
-    return StackUse(Shape.CHAIN, cls, (), (), node, len(sites), str(len(sites)), blocked=why, **extra)
+    return StackUse(Shape.CHAIN, cls, (), (), node, len(sites), str(len(sites)), **extra)
 
 
 def _sequential(cls, sites: list[Site], extra: dict) -> StackUse:

@@ -42,10 +42,10 @@ def render_text(report, statistics: bool = False, color: bool = False) -> str:
 
 
 def probe_line(counts: dict) -> str:
-    """`Probe: 2 MF001 findings confirmed, 0 not confirmed, 0 not probed.`, or nothing to confirm."""
+    """`Probe: 2 finding(s) confirmed, 0 not confirmed, 0 not probed.`, or nothing to confirm."""
     if not any(counts.values()):
-        return "Probe: nothing to confirm (no MF001 finding)."
-    return (f"Probe: {counts['confirmed']} MF001 finding(s) confirmed, {counts['not_confirmed']} not confirmed, "
+        return "Probe: nothing to confirm (no MF001, MF005, MF006 or MF007 finding)."
+    return (f"Probe: {counts['confirmed']} finding(s) confirmed, {counts['not_confirmed']} not confirmed, "
             f"{counts['not_probed']} not probed.")
 
 

@@ -1,7 +1,7 @@
 """`check --probe`: one step from a finding to its proof. Every class with an MF001 finding is
 probed (the same subprocess, init and input options as `smoke`), and each finding gets what the
 probe saw: "confirmed: UNSTABLE at x30 (forward_layers.2 overflow)", "not confirmed: STABLE at
-x1-x100", or "not probed: <why>".
+x1-x100", or "not probed: <why>". MF005-MF007 findings are judged by `confirm_causes`.
 
 The finding's class is the innermost class around its line (read with `ast`, never imported
 here), its stack the `self.<attr>` the flagged statement names; the confirmation is read from
@@ -17,7 +17,7 @@ from pathlib import Path
 SEVERITY = ("overflow", "explosion", "gradient explosion", "collapse", "vanishing gradient")
 
 
-def _owner(tree: ast.AST, line: int) -> tuple[str | None, tuple[str, ...]]:
+def finding_owner(tree: ast.AST, line: int) -> tuple[str | None, tuple[str, ...]]:
     """(innermost class containing `line`, the self attributes the statement at `line` names:
     the stack a loop iterates, or the one an assignment builds)."""
     owner, attrs = None, []
@@ -33,9 +33,16 @@ def _owner(tree: ast.AST, line: int) -> tuple[str | None, tuple[str, ...]]:
 
 
 def describe(outcome, attrs: tuple[str, ...] = ()) -> tuple[str, str]:
-    """(status, text) for one finding from its class's probe."""
+    """(status, text) for one finding from its class's probe; constructor values smoke guessed
+    by their names are said after it."""
     if not outcome.ok:
         return "not_probed", f"not probed: {outcome.error.splitlines()[0] if outcome.error else 'unknown error'}"
+    status, text = _verdict(outcome, attrs)
+    guessed = outcome.data.get("guessed_init")
+    return status, text + (f" (constructor values guessed: {', '.join(guessed)})" if guessed else "")
+
+
+def _verdict(outcome, attrs: tuple[str, ...]) -> tuple[str, str]:
     result = outcome.data["result"]
     span = f"x{result['scales'][0]:g}-x{result['scales'][-1]:g}"
     bad = [r for r in result["layers"] if r["verdict"] != "ok"]
@@ -56,34 +63,52 @@ def _rank(row: dict):
 
 
 def probe_findings(report, config, given: dict, *, timeout: float = 300, progress=None):
-    """Probe every class with an MF001 finding and annotate the findings in place; sets
-    `report.probe` to the counts. `given` holds smoke's command-line settings (init, inputs)."""
+    """Probe every class with a finding the probe can judge (MF001, MF005-MF007) and annotate the
+    findings in place; sets `report.probe` to the counts. `given` holds smoke's command-line
+    settings (init, inputs)."""
+    from mambafix.smoke import confirm_causes
     from mambafix.smoke.runner import run_smoke
     from mambafix.smoke.targets import resolve_jobs
 
     counts = {"confirmed": 0, "not_confirmed": 0, "not_probed": 0}
-    outcomes: dict[tuple[str, str], object] = {}
+    outcomes: dict[tuple, object] = {}
+
+    def probed(path: str, cls: str, dtype: str | None = None):
+        key = (path, cls, dtype)
+        if key not in outcomes:
+            if progress is not None:
+                progress(f"probing {path}:{cls}" + (f" in {dtype}" if dtype else ""))
+            job = resolve_jobs([f"{path}:{cls}"], config, dict(given, **({"dtype": dtype} if dtype else {})))[0]
+            outcomes[key] = run_smoke(job.target, timeout=timeout, **job.spec)
+        return outcomes[key]
+
     annotated = []
     for finding in report.findings:
-        if finding.code != "MF001":
+        if finding.code not in ("MF001", *confirm_causes.CODES):
             annotated.append(finding)
             continue
         cls, attrs = None, ()
         if finding.cell is None and finding.path.endswith(".py"):
             try:
-                cls, attrs = _owner(ast.parse(Path(finding.path).read_bytes()), finding.line)
+                tree = ast.parse(Path(finding.path).read_bytes())
+                cls, attrs = finding_owner(tree, finding.line)
+                if cls is None and finding.code in ("MF006", "MF007"):  # a script building a model of the file
+                    cls = confirm_causes.named_class(tree, finding.message)
             except (OSError, SyntaxError, ValueError):
                 pass
-        if cls is None:
+        if cls is None and finding.code == "MF005":
+            status, text = "not_probed", ("not probed: the hook runs outside any class (a script); the probe builds "
+                                          "classes, not scripts")
+        elif cls is None:
             status, text = "not_probed", "not probed: no class around this finding in a .py file"
+        elif finding.code == "MF001":
+            status, text = describe(probed(finding.path, cls), attrs)
+        elif finding.code == "MF006":
+            dtype = confirm_causes.dtype_of(finding)
+            status, text = confirm_causes.describe("MF006", probed(finding.path, cls, dtype),
+                                                   probed(finding.path, cls, "float32"), dtype)
         else:
-            key = (finding.path, cls)
-            if key not in outcomes:
-                if progress is not None:
-                    progress(f"probing {finding.path}:{cls}")
-                job = resolve_jobs([f"{finding.path}:{cls}"], config, dict(given))[0]
-                outcomes[key] = run_smoke(job.target, timeout=timeout, **job.spec)
-            status, text = describe(outcomes[key], attrs)
+            status, text = confirm_causes.describe(finding.code, probed(finding.path, cls))
         counts[status] += 1
         annotated.append(replace(finding, probe=text))
     report.findings = annotated

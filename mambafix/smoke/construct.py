@@ -4,7 +4,9 @@ Constructor arguments come from `--init` (a JSON object). An argument annotated 
 (a dataclass, MambaConfig, a plain config class) is built from the JSON object given for it,
 its own defaults filling the rest, or with no arguments at all when every field has a default.
 An unannotated config-like argument (`configs`, `args`, ...) becomes an attribute namespace.
-Runs in the probe process only; every mistake of the user's is a UserError (one line).
+A required argument --init leaves out gets the value its name says (`n_layers` 2, `d_model` 64:
+smoke.config_guesses), and a config object it leaves out answers each key the model reads the
+same way; every such value is listed in the output. Runs in the probe process only; every mistake of the user's is a UserError (one line).
 """
 
 from __future__ import annotations
@@ -47,6 +49,34 @@ class ConfigNamespace(SimpleNamespace):
 
 class MissingConfigKey(AttributeError):
     pass
+
+
+GUESSED: list[str] = []  # constructor values smoke chose by name (smoke.config_guesses), for the output
+
+
+class GuessedConfig(ConfigNamespace):
+    """A config object nobody gave (no --init for it): each key the model reads gets the value its
+    name says (smoke.config_guesses), noted in GUESSED; a key the table does not know is named."""
+
+    def __init__(self, owner: str):
+        super().__init__()
+        object.__setattr__(self, "_owner", owner)
+
+    def __getattr__(self, name: str):
+        from mambafix.smoke.config_guesses import guess
+
+        if name.startswith("_"):
+            raise AttributeError(name)
+        value = guess(name)
+        if value is None:
+            raise MissingConfigKey(f"the model reads {name!r} from its config {self._owner!r}, which no --init gives "
+                                   f"and smoke does not guess: pass --init '{{\"{self._owner}\": {{\"{name}\": ...}}}}'")
+        setattr(self, name, value)
+        GUESSED.append(f"{self._owner}.{name}={value}")
+        return value
+
+    def __getitem__(self, name: str):
+        return getattr(self, name)
 
 
 def namespace(value):
@@ -149,7 +179,11 @@ def _field_names(cls) -> set[str] | None:
 
 
 def arguments(func, init: dict, owner: str) -> dict:
-    """Keyword arguments for `func` (a class or a factory) from the --init object."""
+    """Keyword arguments for `func` (a class or a factory) from the --init object; a required
+    argument it lacks gets the value its name says (smoke.config_guesses), a config object a
+    GuessedConfig."""
+    from mambafix.smoke.config_guesses import guess
+
     target = func.__init__ if inspect.isclass(func) else func
     try:
         params = list(inspect.signature(target).parameters.items())
@@ -178,8 +212,11 @@ def arguments(func, init: dict, owner: str) -> dict:
         elif param.default is param.empty:
             if config_cls is not None and all_defaults(config_cls):
                 kwargs[name] = config_cls()
-            elif name in D_MODEL_NAMES:
-                kwargs[name] = 64
+            elif config_cls is None and name.lower() in CONFIG_NAMES:
+                kwargs[name] = GuessedConfig(name)  # its keys by their names, as the model reads them
+            elif guess(name) is not None:
+                kwargs[name] = guess(name)
+                GUESSED.append(f"{name}={kwargs[name]}")
             else:
                 missing.append((name, config_cls))
     kwargs.update({k: v for k, v in init.items() if k not in known})
@@ -221,7 +258,7 @@ def signature_values(obj, used: dict) -> dict:
 
 def _plain(value):
     if isinstance(value, SimpleNamespace):
-        return {k: _plain(v) for k, v in vars(value).items()}
+        return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return value

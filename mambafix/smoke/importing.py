@@ -8,6 +8,8 @@ folders under the current directory or the target's repository root (the nearest
 from there (`models/net.py` as `models.net`), as `python -m models.net` would. The current
 directory and the repository root are on `sys.path` (as `python -m` run from either has them),
 and the file's own folder last, for script-style sibling imports (`from blocks import X`).
+A top-level name the tree itself provides is resolved in the tree first (`TreeFirst`): the
+repository's own `models/` folder wins over any other module named `models` on the path.
 
 Torch-free; used by the probe process, and by the parent to find the files check should read.
 """
@@ -61,17 +63,28 @@ def _dotted(path: Path, base: Path) -> str | None:
 
 
 def _shadowed(top: str, base: Path) -> bool:
-    """Whether the namespace package `base/top` would lose to a module or regular package of
-    that name elsewhere (the standard library's `test`, an installed `models`)."""
-    import importlib.util
-
+    """Whether the namespace package `base/top` would lose to the standard library's module of
+    that name (`test`). Any other module of that name (an installed `models`, a `models.py`
+    elsewhere on the path) loses to the tree's own folder (`TreeFirst`)."""
     if (base / top / "__init__.py").exists() or (base / f"{top}.py").exists():
         return False
+    return _standard(top)
+
+
+def _standard(top: str) -> bool:
+    """Whether `top` is a module of the standard library (also `test`, which Python does not
+    list); looked up in the standard library's folders only (no finder of ours is asked)."""
+    import importlib.machinery
+    import sysconfig
+
+    if top in sys.stdlib_module_names:
+        return True
+    paths = sysconfig.get_paths()
+    folders = list(dict.fromkeys([paths["stdlib"], paths["platstdlib"], str(Path(paths["platstdlib"]) / "lib-dynload")]))
     try:
-        spec = importlib.util.find_spec(top)
+        return importlib.machinery.PathFinder.find_spec(top, folders) is not None
     except (ImportError, ValueError):
         return False
-    return spec is not None and spec.origin not in (None, "namespace")
 
 
 def plan_import(path: Path, cwd: Path | None = None) -> ImportPlan:
@@ -98,8 +111,53 @@ def plan_import(path: Path, cwd: Path | None = None) -> ImportPlan:
     return ImportPlan(module, tuple(dict.fromkeys(paths)))
 
 
+class TreeFirst:
+    """A meta path finder that resolves a top-level name in the target's tree before anywhere
+    else: the repository's `models/`, `utils/` or `layers/` folder (a namespace package) wins
+    over a module of the same name elsewhere on the path (an installed `models`, a `models.py`
+    in another folder), which Python's own path order would prefer. The tree's folders are
+    searched in the plan's order; standard-library names are left to Python."""
+
+    def __init__(self, folders):
+        self.folders = [str(f) for f in folders]
+
+    def find_spec(self, fullname, path=None, target=None):
+        import importlib.machinery
+
+        if "." in fullname or fullname in sys.stdlib_module_names:
+            return None
+        for folder in self.folders:  # the first folder that has it decides, as sys.path's order would
+            here = Path(folder)
+            if (here / fullname / "__init__.py").is_file() or (here / f"{fullname}.py").is_file():
+                return None if _standard(fullname) else importlib.machinery.PathFinder.find_spec(fullname, [folder])
+            if _holds_python(here / fullname):
+                if _standard(fullname):
+                    return None
+                portions = [f for f in self.folders if (Path(f) / fullname).is_dir()]
+                return importlib.machinery.PathFinder.find_spec(fullname, portions)
+        return None
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+def _holds_python(folder: Path, depth: int = 4) -> bool:
+    """Whether `folder` has Python source in it or in a folder below it (at most `depth` levels):
+    a folder of data is no package; `hybrid/` above `hybrid/src/pkg/` is one."""
+    try:
+        if not folder.is_dir():
+            return False
+        children = list(folder.iterdir())
+    except OSError:
+        return False
+    if any(p.suffix == ".py" for p in children):
+        return True
+    return depth > 1 and any(p.is_dir() and _holds_python(p, depth - 1) for p in children[:200])
+
+
 def apply_plan(plan: ImportPlan) -> None:
-    """Put the plan's folders on sys.path ahead of the rest, the file's own folder after them."""
+    """Put the plan's folders on sys.path ahead of the rest, the file's own folder after them,
+    and let the tree's own top-level modules win over others of the same name (TreeFirst)."""
     *first, last = plan.paths
     for entry in reversed(first):
         if entry in sys.path:
@@ -107,6 +165,7 @@ def apply_plan(plan: ImportPlan) -> None:
         sys.path.insert(0, entry)
     if last not in sys.path:
         sys.path.append(last)
+    sys.meta_path.insert(0, TreeFirst(plan.paths))
 
 
 def in_tree(name: str, folders) -> Path | None:

@@ -37,6 +37,7 @@ class InputSpec:
     tokens: int | None = None  # vocabulary size when the input is integer token ids
     why: str = ""  # where the shape came from, for the reader
     extra: tuple[str, ...] = field(default=())  # the forward's other required arguments, by what they get
+    failed: list = field(default_factory=list)  # (shape, why) of the trials before this one that failed
 
     def make(self, generator: torch.Generator, batch: int | None = None) -> torch.Tensor:
         shape = (batch or self.shape[0], *self.shape[1:])

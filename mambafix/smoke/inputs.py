@@ -1,12 +1,14 @@
-"""The input a model is probed with: given (`--input-shape`, any rank), or inferred
-(`input_guesses`: the constructor's arguments, then the first layers) and confirmed by one trial
-forward pass; the choice says where it came from. A forward with other required arguments
+"""The input a model is probed with: given (`--input-shape`, any rank), or inferred (`layouts`:
+what the forward does with its input; then `input_guesses`: the constructor's arguments, the
+first layers) and confirmed by one bounded trial forward pass; the choice says where it came from
+and which trials failed. A forward with other required arguments
 (`forward(x_enc, x_mark_enc, ...)`, `forward(item_seq, item_seq_len)`) gets None for each, or
 the full length for a length-like one (`*_len`, `lengths`).
 """
 
 from __future__ import annotations
 
+import gc
 import inspect
 import traceback
 
@@ -72,9 +74,16 @@ def _first_input_module(model: nn.Module):
     return next((m for m in model.modules() if isinstance(m, (nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))), None)
 
 
-def choose(model: nn.Module, spec: dict, kwargs: dict, device, dtype, is_layer=lambda m: False) -> InputSpec:
-    """The input to probe with. A given shape is used as it is; inferred candidates are tried with
-    one forward pass each, and when none runs the first one's own exception is raised."""
+def choose(model: nn.Module, spec: dict, kwargs: dict, device, dtype, is_layer=lambda m: False,
+           watcher=None, budget=None) -> InputSpec:
+    """The input to probe with. A given shape is used as it is; inferred candidates (what the
+    forward does with its input, `layouts`, then `input_guesses`) are tried smallest first within
+    each layout, one forward pass each at batch 1, each bounded in time (`budget`) and memory
+    (`watcher`); a trial that fails says why, and when none runs the first one's own exception
+    is raised."""
+    from mambafix.smoke.bounds import Budget, OverMemory, TrialTimeout, time_limit
+    from mambafix.smoke.layouts import candidates as from_forward
+
     extras = forward_extras(model)
     batch, length = spec.get("batch", 2), spec.get("length", 256)
     if spec.get("input_shape"):
@@ -84,30 +93,55 @@ def choose(model: nn.Module, spec: dict, kwargs: dict, device, dtype, is_layer=l
     if spec.get("width"):
         options = [InputSpec((batch, length, spec["width"]), why="--width")]
     else:
-        options = candidates(model, is_layer, kwargs, batch, length)
+        options, ranks = from_forward(model, spec.get("forward_facts") or {}, is_layer, kwargs, batch, length)
+        seen = {o.key() for o in options}
+        options += [o for o in candidates(model, is_layer, kwargs, batch, length)  # those the forward allows
+                    if o.key() not in seen and (ranks is None or len(o.shape) in ranks)]
     if spec.get("input_dtype") == "long" or spec.get("vocab_size"):
         vocab = spec.get("vocab_size") or next((o.tokens for o in options if o.tokens), None)
         if not vocab:
             raise UserError("--input-dtype long needs --vocab-size (the model has no nn.Embedding to read it from)")
         options = [InputSpec((batch, length), tokens=vocab, why="--input-dtype long")]
-    first_error = None
+    budget = budget or Budget(None, spec.get("trial_timeout"))
+    first_error, failed = None, []
     for option in options:
+        left = budget.left()
+        if left is not None and left < 5:
+            break  # leave the rest of --timeout to the probe's report
         option.extra = extras
-        x = option.make(torch.Generator().manual_seed(0), batch=1)
-        x = x.to(device=device) if option.tokens else x.to(device=device, dtype=dtype)
+        shape = [1, *option.shape[1:]]
+        if watcher is not None:
+            watcher.stage(f"the trial of input {shape}")
+        seconds = budget.for_trial()
         try:
-            with torch.no_grad():
+            x = option.make(torch.Generator().manual_seed(0), batch=1)
+            x = x.to(device=device) if option.tokens else x.to(device=device, dtype=dtype)
+            with torch.no_grad(), time_limit(seconds):
                 model.eval()(x, *extra_arguments(extras, x))
+            option.failed = failed
             return option
         except UnsupportedArgument:
             raise  # a limit of the reference backend, not of this input
+        except TrialTimeout:
+            failed.append((shape, f"did not finish within {seconds:g} s (--trial-timeout)"))
+        except OverMemory:
+            failed.append((shape, f"went over the {spec.get('memory_limit')} GB memory ceiling (--memory-limit)"))
         except Exception as exc:  # noqa: BLE001 - the model's own error; kept for the report
+            failed.append((shape, f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"))
             if first_error is None:
                 first_error = (option, exc, traceback.format_exc())
+        finally:
+            x = None
+            gc.collect()
+    if first_error is None:
+        reasons = "; ".join(f"{s} {why}" for s, why in failed[:4]) or "no time left for a trial"
+        raise UserError(f"no input could be confirmed within the bounds: {reasons}; pass --input-shape, "
+                        "or raise --trial-timeout / --memory-limit")
     option, exc, trace = first_error
-    tried = ", ".join(str(list(o.shape)) for o in options[:8]) + (f" and {len(options) - 8} more" if len(options) > 8 else "")
-    raise TargetFailed(f"the model's forward pass failed on input {list(option.shape)} (tried {tried}): "
-                       f"{type(exc).__name__}: {exc}; pass --input-shape if the model expects another input",
+    tried = "; ".join(f"{shape} {why}" for shape, why in failed[:6]) + (
+        f"; and {len(failed) - 6} more" if len(failed) > 6 else "")
+    raise TargetFailed(f"the model's forward pass failed on input {list(option.shape)}: {type(exc).__name__}: {exc} "
+                       f"(trials at batch 1: {tried}); pass --input-shape if the model expects another input",
                        _last_frames(trace))
 
 

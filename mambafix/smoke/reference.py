@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mambafix.smoke.kernel_limits import enforce
+
 CHUNK = 32  # steps solved at once in log space
 # Steps materialised at once as (B, T, Din, N) tensors. One chunk keeps the working set in the
 # CPU's cache; measured on 2 cores, 32 beats 64-256 by 10-20% and bounds peak memory too.
@@ -32,6 +34,14 @@ def refuse_unknown(owner: str, unknown: dict) -> None:
         names = ", ".join(f"`{k}`" for k in unknown)
         raise UnsupportedArgument(f"fork argument {names} of {owner} not supported by the reference backend "
                                   "(mambafix's pure-PyTorch Mamba); probe on a GPU with the fork's mamba_ssm installed")
+
+
+def usable(device):
+    """A layer built for a CUDA device on a machine without one is built on the CPU (the probe
+    moves the whole model to its own device afterwards)."""
+    if device is not None and str(device).startswith("cuda") and not torch.cuda.is_available():
+        return None
+    return device
 
 
 def _scan_steps(dA: torch.Tensor, bx: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,6 +117,8 @@ class Mamba(nn.Module):
                  dt_init="random", dt_scale=1.0, dt_init_floor=1e-4, conv_bias=True, bias=False,
                  use_fast_path=True, layer_idx=None, device=None, dtype=None, **unknown):
         refuse_unknown("Mamba", unknown)
+        enforce("Mamba", d_model=d_model, d_state=d_state, d_conv=d_conv, expand=expand)
+        device = usable(device)
         factory = {"device": device, "dtype": dtype}
         super().__init__()
         self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand
@@ -128,6 +140,7 @@ class Mamba(nn.Module):
         dt = torch.exp(torch.rand(self.d_inner, **factory) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=dt_init_floor)
         with torch.no_grad():
             self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        self.dt_proj.bias._no_reinit = True  # as mamba_ssm marks it: its own _init_weights skips it
         A = torch.arange(1, d_state + 1, dtype=torch.float32, device=device).repeat(self.d_inner, 1)
         self.A_log = nn.Parameter(torch.log(A))
         self.A_log._no_weight_decay = True
@@ -190,12 +203,17 @@ class LayerNormGated(RMSNormGated):
 class Mamba2(nn.Module):
     """mamba_ssm.modules.mamba2.Mamba2, without the CUDA/Triton kernels."""
 
+    KERNEL_LAYER = "Mamba2"  # whose sizes rules/MF007.toml checks (smoke.kernel_limits)
+
     def __init__(self, d_model, d_state=128, d_conv=4, conv_init=None, expand=2, headdim=64, d_ssm=None,
                  ngroups=1, A_init_range=(1, 16), D_has_hdim=False, rmsnorm=True, norm_before_gate=False,
                  dt_min=0.001, dt_max=0.1, dt_init_floor=1e-4, dt_limit=(0.0, float("inf")), bias=False,
                  conv_bias=True, chunk_size=256, use_mem_eff_path=True, layer_idx=None, process_group=None,
                  sequence_parallel=True, device=None, dtype=None, **unknown):
-        refuse_unknown("Mamba2", unknown)
+        refuse_unknown(type(self).__name__, unknown)
+        enforce(type(self).KERNEL_LAYER, d_model=d_model, d_state=d_state, d_conv=d_conv, expand=expand,
+                headdim=headdim, d_ssm=d_ssm, ngroups=ngroups)
+        device = usable(device)
         factory = {"device": device, "dtype": dtype}
         super().__init__()
         self.d_model, self.d_state, self.d_conv, self.expand = d_model, d_state, d_conv, expand
@@ -259,6 +277,22 @@ class Mamba2(nn.Module):
         if d_mlp > 0:
             y = torch.cat([F.silu(z0) * x0, y], dim=-1)
         return self.out_proj(y)
+
+
+class Mamba2Simple(Mamba2):
+    """mamba_ssm.modules.mamba2_simple.Mamba2Simple: Mamba2 with its own defaults (d_state 64, headdim
+    128, no d_ssm) and its options; `learnable_init_states` keeps no initial-state parameter here."""
+
+    KERNEL_LAYER = "Mamba2Simple"
+
+    def __init__(self, d_model, d_state=64, d_conv=4, conv_init=None, expand=2, headdim=128, ngroups=1,
+                 A_init_range=(1, 16), dt_min=0.001, dt_max=0.1, dt_init_floor=1e-4, dt_limit=(0.0, float("inf")),
+                 learnable_init_states=False, activation="swish", bias=False, conv_bias=True, chunk_size=256,
+                 use_mem_eff_path=True, layer_idx=None, device=None, dtype=None, **unknown):
+        super().__init__(d_model, d_state, d_conv, conv_init, expand, headdim, None, ngroups, A_init_range,
+                         dt_min=dt_min, dt_max=dt_max, dt_init_floor=dt_init_floor, dt_limit=dt_limit, bias=bias,
+                         conv_bias=conv_bias, chunk_size=chunk_size, use_mem_eff_path=use_mem_eff_path,
+                         layer_idx=layer_idx, device=device, dtype=dtype, **unknown)
 
 
 class Block(nn.Module):

@@ -45,23 +45,42 @@ def _check_layers(target: str) -> list[tuple[str, str]]:
         return []
 
 
+def _forward_facts(target: str) -> dict:
+    """What the target's forward (and its tree's) does with the input (smoke.forward_reading)."""
+    from mambafix.smoke.forward_facts import read_tree
+    from mambafix.smoke.importing import plan_import
+
+    head = target.rpartition(":")[0]
+    if not head.endswith(".py") or not Path(head).is_file():
+        return {}
+    return read_tree(head, plan_import(Path(head)).paths)
+
+
 def run_smoke(target: str, timeout: float = 300, **spec) -> SmokeOutcome:
+    from mambafix.smoke.bounds import ceiling_gb, during, watch_process
+
     if "check_layers" not in spec:
         spec["check_layers"] = _check_layers(target)
+    if "forward_facts" not in spec and not spec.get("input_shape"):
+        spec["forward_facts"] = _forward_facts(target)
+    spec["memory_limit"] = ceiling_gb(spec.get("memory_limit"))
     with tempfile.TemporaryDirectory(prefix="mambafix-smoke-") as tmp:
-        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
-        spec_path.write_text(json.dumps({"target": target, **spec}))
+        spec_path, out_path, progress = Path(tmp) / "spec.json", Path(tmp) / "out.json", Path(tmp) / "progress"
+        spec_path.write_text(json.dumps({"target": target, "timeout": timeout, "progress": str(progress), **spec}))
         env = dict(os.environ)
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        try:
-            proc = subprocess.run([sys.executable, "-m", "mambafix.smoke.worker", str(spec_path), str(out_path)],
-                                  capture_output=True, text=True, timeout=timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return SmokeOutcome(target, False, error=f"the target did not finish within {timeout:g} s (--timeout)")
+        with tempfile.TemporaryFile("w+") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "mambafix.smoke.worker", str(spec_path), str(out_path)],
+                                    stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+            killed = watch_process(proc, spec["memory_limit"], timeout, progress)
+            log.seek(0)
+            tail = log.read()[-4000:]
+        if killed:
+            return SmokeOutcome(target, False, error=killed)
         if not out_path.exists():
-            tail = (proc.stderr or proc.stdout)[-4000:]
-            return SmokeOutcome(target, False, error=f"the probe process died (exit {proc.returncode}):\n{tail}")
+            why = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+            return SmokeOutcome(target, False, error=f"the probe process died ({why}{during(progress)}):\n{tail}")
         data = json.loads(out_path.read_text())
     if not data.get("ok"):
         return SmokeOutcome(target, False, data=data, error=data.get("error", "unknown error"),
@@ -113,10 +132,15 @@ def render(outcome: SmokeOutcome, echo=print, err=None) -> None:
          f"input: {outcome.data['input_shape']}{' tokens' if outcome.data.get('input_dtype') == 'long' else ''}")
     source = outcome.data.get("input_source")
     if source and source != "given":
-        echo(f"input from {source}" + ("" if source.startswith("given") else ", confirmed by a trial forward pass"))
+        failed = outcome.data.get("input_trials_failed") or []
+        echo(f"input {outcome.data['input_shape']} from {source}" + ("" if source.startswith("given") else
+             " (confirmed by a trial forward pass" + (f", after {len(failed)} that failed: " + "; ".join(
+                 f"{shape} {why}" for shape, why in failed[:3]) if failed else "") + ")"))
     if outcome.data.get("forward_arguments"):
         echo("forward's other arguments: " + ", ".join(
             f"{name}={'the full length' if kind == 'lengths' else 'None'}" for name, kind in outcome.data["forward_arguments"].items()))
+    if outcome.data.get("guessed_init"):
+        echo("constructor values guessed by their names (--init sets them): " + ", ".join(outcome.data["guessed_init"]))
     if outcome.data.get("ignored_init"):
         echo(f"--init keys this model's config classes do not take (left out): {', '.join(outcome.data['ignored_init'])}")
     scales = result["scales"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mambafix.smoke import diagnoses
 from mambafix.smoke.plotting import plot
 from mambafix.smoke.runner import (
     NOTICE, SmokeOutcome, compare_patched, render, render_error, run_smoke, where_it_failed,
@@ -33,6 +34,16 @@ def run_session(jobs, config, *, compare: bool = False, weights: Path | None = N
             outcomes.append(outcome)
             if outcome.ok:
                 render(outcome, echo)
+                for line in diagnoses.findings(outcome.data):
+                    echo(line)
+                if diagnoses.wants_float32_twin(job.spec):  # the same model in float32, beside it
+                    twin = run_smoke(job.target, timeout=timeout, weights=str(weights) if weights else None,
+                                     **{**job.spec, "dtype": "float32"})
+                    twin.target = f"{job.target} (float32)"
+                    render(twin, echo)
+                    echo(diagnoses.precision_line(outcome, twin))
+                    outcome.data["float32"] = {"ok": twin.ok, "stable": twin.stable, "error": twin.error,
+                                               **{k: v for k, v in twin.data.items() if k not in ("ok", "error")}}
             elif job.discovered and len(jobs) > 1:
                 skipped.append(outcome)
                 err(f"{outcome.target}: not probed: {outcome.error}{where_it_failed(outcome.trace)}")
@@ -54,7 +65,7 @@ def _exit_code(outcomes: list[SmokeOutcome], skipped: list[SmokeOutcome]) -> int
     counted = [o for o in outcomes if not any(o is s for s in skipped)]
     if not counted:
         return 2
-    return max(o.exit_code for o in counted)
+    return max(max(o.exit_code, 1 if o.ok and diagnoses.findings(o.data) else 0) for o in counted)
 
 
 def report_data(outcomes: list[SmokeOutcome]) -> dict:

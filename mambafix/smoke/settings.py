@@ -18,7 +18,7 @@ DEFAULTS = {
 
 # [[tool.mambafix.smoke]] keys -> spec keys
 ENTRY_KEYS = {"target", "factory", "init", "input-shape", "input-dtype", "vocab-size", "dtype", "device", "scales",
-              "train-steps", "gradients"}
+              "train-steps", "gradients", "memory-limit", "trial-timeout"}
 INPUT_DTYPES = ("float", "long")
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -59,6 +59,12 @@ def validate_entry(entry: dict, origin: str) -> dict:
         if not isinstance(entry["gradients"], bool):
             raise ValueError(f"{origin}: smoke.gradients must be true or false, got {entry['gradients']!r}")
         spec["gradients"] = entry["gradients"]
+    for key in ("memory-limit", "trial-timeout"):
+        if key in entry:
+            value = entry[key]
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{origin}: smoke.{key} must be a positive number, got {value!r}")
+            spec[key.replace("-", "_")] = float(value)
     if "scales" in entry:
         scales = entry["scales"]
         if not (isinstance(scales, list) and scales and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in scales)):

@@ -45,7 +45,7 @@ def install() -> None:
     module("mamba_ssm.modules")
     module("mamba_ssm.modules.mamba_simple", Mamba=reference.Mamba, Block=reference.Block, **scans, **conv)
     module("mamba_ssm.modules.mamba2", Mamba2=reference.Mamba2, **conv)
-    module("mamba_ssm.modules.mamba2_simple", Mamba2Simple=reference.Mamba2, **conv)
+    module("mamba_ssm.modules.mamba2_simple", Mamba2Simple=reference.Mamba2Simple, **conv)
     module("mamba_ssm.modules.mamba3", Mamba3=models.Mamba3)
     module("mamba_ssm.modules.block", Block=reference.Block)
     module("mamba_ssm.modules.mlp", GatedMLP=models.GatedMLP)

@@ -7,21 +7,30 @@ import sys
 import traceback
 from pathlib import Path
 
-from mambafix.smoke.construct import IGNORED, MissingConfigKey, UserError, build, load_target, signature_values
+from mambafix.smoke.construct import GUESSED, IGNORED, MissingConfigKey, UserError, build, load_target, signature_values
 
 
 def main(spec_path: str, out_path: str) -> int:
     from mambafix.smoke.inputs import TargetFailed
+    from mambafix.smoke.kernel_limits import KernelShapeRejected
     from mambafix.smoke.reference import UnsupportedArgument
+
+    from mambafix.smoke.bounds import OverMemory, Watcher
 
     spec = json.loads(Path(spec_path).read_text())
     out: dict = {"ok": False}
+    watcher = Watcher(spec.get("memory_limit"), spec.get("progress")).start()
     try:
-        probe(spec, out)
+        probe(spec, out, watcher)
+    except OverMemory:
+        out.update(error=f"over the {spec.get('memory_limit')} GB memory ceiling (--memory-limit) during "
+                         f"{out.get('stage', 'the build')}", user_error=True)
     except UserError as exc:
         out.update(error=str(exc), user_error=True)
     except TargetFailed as exc:
         out.update(error=str(exc), traceback=exc.trace)
+    except KernelShapeRejected as exc:  # the sizes mamba_ssm or its kernels refuse (MF007's proof)
+        out.update(error=str(exc), user_error=True, kernel_rejected=True)
     except (UnsupportedArgument, MissingConfigKey) as exc:
         out.update(error=str(exc), user_error=True)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, never a crash of mambafix
@@ -62,19 +71,26 @@ def _backend(spec: dict):
     return device, "mamba_ssm CUDA kernels"
 
 
-def probe(spec: dict, out: dict) -> None:
+def probe(spec: dict, out: dict, watcher=None) -> None:
     import torch
     import torch.nn as nn
+
+    from mambafix.smoke.bounds import Budget
 
     from mambafix.smoke.inputs import choose, extra_arguments
     from mambafix.smoke.probe import SSM_SIGNATURES, first_tensor, layer_kind, run_probe
 
+    from mambafix.smoke import diagnoses
+
     device, backend = _backend(spec)
     torch.manual_seed(spec.get("seed", 0))
     target = load_target(spec["target"])
-    model, kwargs = build(target, spec.get("init", {}))
+    with diagnoses.building(spec, library=not backend.startswith("the target tree's own")) as found:
+        model, kwargs = build(target, spec.get("init", {}))
+    out.update(found.result(model))
     out["init"] = kwargs
     out["ignored_init"] = list(IGNORED)
+    out["guessed_init"] = GUESSED
     if spec.get("weights"):
         state = torch.load(spec["weights"], map_location="cpu", weights_only=True)
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -91,8 +107,12 @@ def probe(spec: dict, out: dict) -> None:
     def is_layer(module):
         return layer_kind(module, extra_classes, signatures or SSM_SIGNATURES, known, library) == "mamba"
 
-    chosen = choose(model, spec, signature_values(target, kwargs), device, dtype, is_layer)
+    budget = Budget(spec.get("timeout"), spec.get("trial_timeout"))
+    chosen = choose(model, spec, signature_values(target, kwargs), device, dtype, is_layer, watcher, budget)
     batch = spec.get("batch", 2) if not spec.get("input_shape") else chosen.shape[0]
+    out["stage"] = f"the probe at input {[batch, *chosen.shape[1:]]}"
+    if watcher is not None:
+        watcher.stage(out["stage"])
 
     def make(generator):
         return chosen.make(generator, batch)
@@ -122,7 +142,8 @@ def probe(spec: dict, out: dict) -> None:
         raise UserError(f"{spec['target']}: {result.errors[0]}")
     out.update(ok=True, result=result.to_dict(), input_shape=[batch, *chosen.shape[1:]],
                input_dtype="long" if chosen.tokens else spec.get("dtype", "float32"), input_source=chosen.why,
-               forward_arguments={e.split(":", 1)[1]: e.split(":", 1)[0] for e in chosen.extra})
+               forward_arguments={e.split(":", 1)[1]: e.split(":", 1)[0] for e in chosen.extra},
+               input_trials_failed=chosen.failed)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ class EditPlan:
     for_rewrites: dict[int, tuple[cst.BaseAssignTargetExpression, cst.BaseExpression]] = field(default_factory=dict)
     inserts: dict[int, list[cst.BaseStatement]] = field(default_factory=dict)  # statements after a statement
     value_rewrites: dict[int, cst.BaseExpression] = field(default_factory=dict)  # an expression replaced whole
-    expr_rewrites: dict[int, Callable] = field(default_factory=dict)  # any expression, rewritten after its children
+    expr_rewrites: dict[int, Callable] = field(default_factory=dict)  # any node, rewritten after its children
+    small_inserts: dict[int, list[cst.BaseSmallStatement]] = field(default_factory=dict)  # after a small statement
     removals: set[int] = field(default_factory=set)  # small statements deleted
     import_needed: str | None = None  # one import line added after the file's imports
     changes: list[str] = field(default_factory=list)  # what was done, for the user
@@ -27,7 +28,18 @@ class EditPlan:
         self.call_rewrites[id(call)] = fn
 
     def rewrite_expr(self, expr: cst.BaseExpression, fn: Callable[[cst.BaseExpression], cst.BaseExpression]) -> None:
-        self.expr_rewrites[id(expr)] = fn
+        """Rewrite an expression after its children; a second rewrite of the same node applies
+        to the first one's result."""
+        self.rewrite_node(expr, fn)
+
+    def rewrite_node(self, node: cst.CSTNode, fn: Callable[[cst.CSTNode], cst.CSTNode]) -> None:
+        before = self.expr_rewrites.get(id(node))
+        self.expr_rewrites[id(node)] = fn if before is None else (lambda n, a=before, b=fn: b(a(n)))
+
+    def insert_small_after(self, small: cst.BaseSmallStatement, new: cst.BaseSmallStatement) -> None:
+        """A statement right after a small statement: on a line of its own where that one ends
+        its line, after a semicolon otherwise (`for l in ls: h = l(h); h = norm(h)`)."""
+        self.small_inserts.setdefault(id(small), []).append(new)
 
     def rewrite_for(self, loop: cst.For, target, iter_expr) -> None:
         self.for_rewrites[id(loop)] = (target, iter_expr)
@@ -44,4 +56,5 @@ class EditPlan:
     @property
     def edits_code(self) -> bool:
         """Whether any edit adds code (so an import it relies on is needed)."""
-        return bool(self.call_rewrites or self.inserts or self.value_rewrites or self.for_rewrites or self.expr_rewrites)
+        return bool(self.call_rewrites or self.inserts or self.value_rewrites or self.for_rewrites or self.expr_rewrites
+                    or self.small_inserts)
