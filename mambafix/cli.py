@@ -187,8 +187,7 @@ def apply(
     """
     import time
 
-    from mambafix.fix.apply import STATE_DICT_NOTE, apply_paths
-    from mambafix.checks.prints import WATCH_NOTE, removed_prints
+    from mambafix.fix.apply import apply_paths
     from mambafix.checks.base import FixOptions
     from mambafix.report.terminal import progress_bar, wants_progress
 
@@ -219,15 +218,8 @@ def apply(
     for skipped in report.skipped:
         typer.echo(f"{skipped.path}: skipped: {skipped.message}", err=True)
     if not quiet:
-        n = len(report.changed)
-        failed = len(report.errors) + sum(1 for f in report.files if f.error)
-        errors = f"; {failed} file{'s' if failed != 1 else ''} with errors (above)" if failed else ""
-        typer.echo(f"{'Would change' if diff else 'Changed'} {n} file{'s' if n != 1 else ''}; "
-                   f"{len(report.remaining)} finding(s) left without an automatic fix{errors}.", err=diff)
-        if any(f.patched_classes for f in report.changed):
-            typer.echo(STATE_DICT_NOTE, err=diff)
-        if removed_prints(c for f in report.changed for c in f.changes):
-            typer.echo(WATCH_NOTE, err=diff)
+        for line in report.summary(diff):
+            typer.echo(line, err=diff)
     patched = [(f.path, c) for f in report.changed for c in f.patched_classes]
     if patched and not diff and smoke_after:
         _probe_after_apply(report, quiet)

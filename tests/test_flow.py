@@ -826,3 +826,50 @@ def test_a_fused_kernel_given_a_norms_weight_applies_that_norm():
     assert classes_reported(body.replace("rms_weight=self.norm.weight", "rms_weight=self.q.weight")) == ["Stack"]
     assert classes_reported(body.replace("(nn.RMSNorm if fuse else nn.LayerNorm)(d)",
                                          "(nn.RMSNorm if fuse else nn.Identity)(d)")) == ["Stack"]
+
+
+def test_attributes_assigned_together_from_a_tuple_are_each_what_their_own_element_builds():
+    # XsChen524/mode-mamba-ts src/mamba_mode/modules/mamba_replacement.py builds a block's two
+    # post-norms in one statement (`self.norm1, self.norm2 = LayerNorm, LayerNorm`): the stack of
+    # such blocks is normalized; the probe says STABLE (tests/real_models.py POST_NORM)
+    body = """
+    class AddNorm(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.mixer, (self.norm1, self.norm2) = Mamba(d), (nn.LayerNorm(d), nn.LayerNorm(d))
+            self.ff = nn.Linear(d, d)
+
+        def forward(self, x):
+            x = self.norm1(x + self.mixer(x))
+            return self.norm2(x + self.ff(x))
+
+    class Normalized(nn.Module):
+        def __init__(self, d, n=3):
+            super().__init__()
+            self.blocks = nn.ModuleList([AddNorm(d) for _ in range(n)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+    class TwoAtOnce(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.first, self.second = Mamba(d), Mamba(d)
+
+        def forward(self, x):
+            return self.second(self.first(x))
+
+    class NotTakenApart(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.first, self.second = make_pair(d)
+
+        def forward(self, x):
+            return self.second(self.first(x))
+    """
+    assert classes_reported(body) == ["TwoAtOnce"]
+    fixed = fix_source((HEADER + dedent(body)).encode(), "m.py", load_config(), FixOptions()).fixed.decode()
+    assert "self.first, self.second = Mamba(d), Mamba(d)\n        self.first_norm = nn.LayerNorm(d)" in fixed
+    assert run_check(fixed, select=("MF001",)) == []

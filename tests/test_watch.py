@@ -155,7 +155,7 @@ def test_the_report_gives_the_depth_profile_what_check_says_and_the_smoke_comman
     stack = event.layer.split(".")[0]
     assert f"What check says about BiMamba, which holds {event.layer}:" in text
     assert f"MF001 BiMamba.{stack}: 4 Mamba layers applied in sequence without normalization" in text
-    assert f"fix: mambafix apply" in text and f"BiMamba.{stack}: added self.{stack.split('_')[0]}_norms" in text
+    assert f"fix: mambafix apply" in text and f"BiMamba.{stack}: added a norm after {stack}[i]" in text
     command = text.splitlines()[-1]
     assert command.startswith("Confirm with the probe: mambafix smoke ") and "bimamba.py:BiMamba" in command
     weights = next(snap.glob("BiMamba-step*.pt"))

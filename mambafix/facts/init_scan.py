@@ -141,7 +141,24 @@ def _scan_small(facts, small, stmt, block, info: InitInfo, local: Locals, method
         return
     if not isinstance(small, cst.Assign) or len(small.targets) != 1:
         return
-    target, value = small.targets[0].target, small.value
+    for target, value in _pairs(small.targets[0].target, small.value):
+        _assign(facts, target, value, small, stmt, block, info, local, methods, where)
+
+
+def _pairs(target, value) -> list:
+    """What each target of an assignment is given: itself and the value, or, for tuples of the
+    same length on both sides (`self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)`), each
+    element and its own value, nested tuples taken apart too. A tuple given what the analysis
+    cannot take apart (a call's result, a starred element) gives its targets nothing."""
+    if not isinstance(target, (cst.Tuple, cst.List)):
+        return [(target, value)]
+    if not isinstance(value, (cst.Tuple, cst.List)) or len(value.elements) != len(target.elements) \
+            or any(isinstance(e, cst.StarredElement) for e in (*target.elements, *value.elements)):
+        return []
+    return [pair for t, v in zip(target.elements, value.elements) for pair in _pairs(t.value, v.value)]
+
+
+def _assign(facts, target, value, small, stmt, block, info: InitInfo, local: Locals, methods, where) -> None:
     if isinstance(target, cst.Name):
         local.assign(target.value, value)
         found = init_const(value, local, info)

@@ -15,7 +15,7 @@ from mambafix.report.findings import FileError, Finding
 from mambafix.source import SourceError, atomic_write, decode, remove_stale_temp_files
 from mambafix.syntax.edits import EditPlan
 from mambafix.syntax.names import Family
-from mambafix.checks.prints import REMOVED
+from mambafix.checks.prints import REMOVED, WATCH_NOTE, removed_prints
 
 MAX_PASSES = 10
 
@@ -71,6 +71,18 @@ class ApplyReport:
         if (exit_non_zero_on_fix or diff) and self.changed:
             return 1
         return 0
+
+    def summary(self, diff: bool = False) -> list[str]:
+        """The lines that end apply's output: what changed, what was left, what a user should know."""
+        n, failed = len(self.changed), len(self.errors) + sum(1 for f in self.files if f.error)
+        errors = f"; {failed} file{'s' if failed != 1 else ''} with errors (above)" if failed else ""
+        lines = [f"{'Would change' if diff else 'Changed'} {n} file{'s' if n != 1 else ''}; "
+                 f"{len(self.remaining)} finding(s) left without an automatic fix{errors}."]
+        if any(f.patched_classes for f in self.changed):
+            lines.append(STATE_DICT_NOTE)
+        if removed_prints(c for f in self.changed for c in f.changes):
+            lines.append(WATCH_NOTE)
+        return lines
 
     def diff_text(self) -> str:
         out = []
