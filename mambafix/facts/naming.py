@@ -99,17 +99,10 @@ class ClassIndex(dict):
             self.names.add(key)
 
 
-_PLAIN: list = [None, -1, None]  # a plain dict used as an index, its size, its NameIndex
-
-
 def find(index: dict, qualified: str) -> str | None:
-    """The first key of `index` that `names_match` the name, or None (an index given as a plain
-    dict gets its NameIndex once, while it keeps its size)."""
-    if not index:
-        return None
+    """The first key of `index` that `names_match` the name, or None (by the index's NameIndex
+    where it is a ClassIndex; a plain dict is scanned)."""
     names = getattr(index, "names", None)
-    if names is None:
-        if _PLAIN[0] is not index or _PLAIN[1] != len(index):
-            _PLAIN[:] = [index, len(index), NameIndex(index)]
-        names = _PLAIN[2]
-    return names.find(qualified)
+    if names is not None:
+        return names.find(qualified)
+    return next((key for key in index if names_match(key, qualified)), None)

@@ -10,6 +10,7 @@ from mambafix.facts import builds, init_scan, installed, order, summaries
 from mambafix.facts.applications import StackUse
 from mambafix.facts.families import Families
 from mambafix.facts.kinds import ClassSummary
+from mambafix.facts.naming import ClassIndex
 from mambafix.facts.layers import Element, InitInfo
 from mambafix.facts.needles import layer_names
 from mambafix.flow.classes import ClassFlows, analyze_class
@@ -50,7 +51,7 @@ class FileFacts:
         self.module_name = module_name
         self.config = config
         self.families = Families(config)
-        self.index = index or {}
+        self.index = index if isinstance(index, ClassIndex) else ClassIndex(index or {})  # answers by lookup
         self.resolver = NameResolver(package)
         self.lines = statement_lines(module)
         for line in self.lines:
