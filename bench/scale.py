@@ -19,7 +19,9 @@ same interpreter, each with its own cache), interleaved A B A B on the same tree
 - ruff (`ruff check --no-cache --select T201`) on the same tree, cold, in the same run;
 - with --floor: libcst.parse_module of every file in one process (the one-core parse floor);
 - the growth: cold, warm and ruff on whole repositories making up about 1/4 and 1/2 of the files,
-  then the whole tree, and the exponent k of time ~ files^k fitted over the three (1.0 is linear).
+  then the whole tree, and the exponent k of time ~ files^k fitted over the three (1.0 is linear);
+  with --vs-whole the other checkout runs on the whole tree only, and with --fill-is-cold the
+  fill run stands for cold on the whole tree too (where the baseline's cold run is long);
 Every figure is a fresh process; medians of --repeat runs, and for --vs the median of the pair
 ratios A/B. The machine and what else runs on it bound every figure: say so with them.
 """
@@ -206,6 +208,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--floor", action="store_true", help="also the one-core libcst parse floor")
     parser.add_argument("--no-growth", action="store_true", help="the whole tree only")
+    parser.add_argument("--fill-is-cold", action="store_true",
+                        help="no --no-cache run on the whole tree: the run filling an empty cache stands for cold")
+    parser.add_argument("--vs-whole", action="store_true", help="--vs on the whole tree only (the growth is A's)")
     args = parser.parse_args()
     if (args.mirrors is None) == (args.dense is None):
         parser.error("give --mirrors or --dense")
@@ -234,16 +239,17 @@ def main() -> None:
             {k: v if k != 1 else ["."] for k, v in bigtree.fractions(counts).items()}
         for k, paths in parts.items():
             n = files if k == 1 else sum(counts[p] for p in paths)
+            part = sides if k == 1 or not args.vs_whole else sides[:1]
             for side in sides:
                 side.runs = {}
             rounds = args.repeat if k == 1 else 1
-            measure(sides, paths, tree, rounds, no_cache=k == 1)
+            measure(part, paths, tree, rounds, no_cache=k == 1 and not args.fill_is_cold)
             ruff_runs = ruff_time(ruff, paths, tree, max(rounds, 3))
             t_ruff = median(r.wall for r in ruff_runs) if ruff_runs else None
             print(f"\n{'whole tree' if k == 1 else f'1/{k} of the tree'}: {n} files")
             show("ruff T201 cold", ruff_runs)
-            for side in sides:
-                base = sides[1] if side is sides[0] and len(sides) > 1 else None
+            for side in part:
+                base = sides[1] if side is sides[0] and len(part) > 1 else None
                 for label in ("cold", "fill", "warm", "touched"):
                     show(f"{side.name} {label}", side.runs.get(label, []),
                          base.runs.get(label) if base else None, t_ruff)
@@ -254,6 +260,8 @@ def main() -> None:
         if len(parts) > 1:
             print("\ngrowth exponent k (time ~ files^k) over 1/4, 1/2, 1:")
             for label, points in growth.items():
+                if len(points) < 2:
+                    continue
                 print(f"  {label:<22} k = {exponent(points):5.2f}   " +
                       "  ".join(f"{n} files {t:.2f} s" for n, t in points))
 
