@@ -120,19 +120,20 @@ class Side:
         shutil.rmtree(self.env["MAMBAFIX_CACHE_DIR"], ignore_errors=True)
 
 
-def touch_target(tree: Path) -> Path:
-    """A file a check reads (it builds a Mamba-family layer): the one to touch."""
-    for path in sorted(tree.rglob("*.py")):
+def touch_target(tree: Path, paths: list[str]) -> Path:
+    """A file a check reads (it builds a Mamba-family layer), among those measured: the one to touch."""
+    files = sorted(p for part in paths for p in (tree / part).rglob("*.py"))
+    for path in files:
         data = path.read_bytes()
         if b"Mamba(" in data and b"class " in data and len(data) < 200_000:
             return path
-    return sorted(tree.rglob("*.py"))[0]
+    return files[0]
 
 
 def measure(sides: list[Side], paths: list[str], tree: Path, repeat: int, no_cache: bool = True) -> None:
     """cold, warm, touched for each side, interleaved A B A B. Without `no_cache` the cold figure
     is the run that fills an empty cache (the same parsing, and the store written)."""
-    target = touch_target(tree)
+    target = touch_target(tree, paths)
     for _ in range(repeat):
         if no_cache:
             for side in sides:
