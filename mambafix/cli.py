@@ -128,8 +128,9 @@ def check(
     fmt = output_format.value
     if fmt == "text":
         text = RENDERERS["text"](report, statistics, color=output_file is None and wants_color(sys.stdout))
-        if quiet:
-            text = "".join(line + "\n" for line in text.splitlines() if line and line != summary_line(report))
+        if quiet:  # the summary line made once: each finding's line is compared with it
+            summary = summary_line(report)
+            text = "".join(line + "\n" for line in text.splitlines() if line and line != summary)
     else:
         text = RENDERERS[fmt](report)
     if output_file is not None:

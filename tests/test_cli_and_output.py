@@ -48,7 +48,7 @@ def test_json_schema_is_stable():
     result = invoke("check", str(EXAMPLE), "--output-format", "json")
     data = json.loads(result.stdout)
     assert data["schema_version"] == 1
-    assert set(data) == {"schema_version", "tool", "findings", "errors", "skipped", "summary"}
+    assert set(data) == {"schema_version", "tool", "findings", "errors", "skipped", "not_followed", "summary"}
     first = data["findings"][0]
     assert set(first) == {"path", "line", "col", "code", "name", "severity", "message", "fixable", "fix_note", "flow"}
     assert first["code"] == "MF001" and [step["line"] for step in first["flow"]] == [31, 37, 31]

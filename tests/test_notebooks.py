@@ -94,7 +94,7 @@ def test_a_layout_that_would_not_come_back_is_not_rewritten():
 
 
 def test_a_broken_notebook_is_a_per_file_error_and_the_run_goes_on(tmp_path):
-    (tmp_path / "broken.ipynb").write_text('{"cells": [{"source": "from mamba_ssm import Mamba')  # cut short
+    (tmp_path / "broken.ipynb").write_text('{"cells": [{"source": "from mamba_ssm import Mamba\\nclass Net')  # cut short
     shutil.copy(STACK, tmp_path / "ok.ipynb")
     report = check_paths([tmp_path], load_config([tmp_path]), cache=False)
     assert [e.path.endswith("broken.ipynb") for e in report.errors] == [True]

@@ -3,7 +3,7 @@ engine's prefilter reads them without parsing. Free of libcst."""
 
 from __future__ import annotations
 
-from mambafix.facts.needles import LAYER_GATE, found, layer_names, minimal  # noqa: F401 - the registry names them here
+from mambafix.facts.needles import CLASS_GATE, LAYER_GATE, found, layer_names, minimal  # noqa: F401 - the registry names them here
 
 
 def markers(config) -> tuple[bytes, ...]:

@@ -11,8 +11,12 @@ from pathlib import Path
 
 @dataclass
 class Discovery:
-    files: list[Path] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)  # as walked (a Path each costs more than the walk)
     errors: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[Path]:
+        return [Path(p) for p in self.paths]
 
 
 def exclusion_matcher(patterns: tuple[str, ...]):
@@ -79,13 +83,14 @@ def discover(paths: list[Path], config) -> Discovery:
             key = _file_key(str(given))
             if key not in seen and not excluded_explicit(given.name, given.as_posix()):
                 seen.add(key)
-                result.files.append(given)
+                result.paths.append(str(given))
     return result
 
 
 def _walk(top: Path, config, excluded, included, result: Discovery, seen: set) -> None:
     visited_dirs: set[tuple[int, int]] = set()
     top_text = os.path.join(str(top), "")
+    shown = "" if str(top) == "." else os.path.join(str(top), "")  # each path as str(Path(path)) spells it
     # Stack of (folder, [(base folder, spec), ...]) so nested .gitignore files apply below them.
     stack: list[tuple[str, list]] = [(str(top), [])]
     while stack:
@@ -143,5 +148,5 @@ def _walk(top: Path, config, excluded, included, result: Discovery, seen: set) -
             key = _file_key(path) if symlink else (st.st_dev, entry.inode())
             if key not in seen:
                 seen.add(key)
-                result.files.append(Path(path))
+                result.paths.append(shown + rel if path.startswith(top_text) else str(Path(path)))
         stack.extend((d, specs) for d in reversed(subdirs))

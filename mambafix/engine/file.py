@@ -16,8 +16,9 @@ from mambafix.catalogue import load_rules
 from mambafix.checks.base import Applicability, Diagnostic
 from mambafix.checks.registry import REGISTRY, class_index_codes, load_check
 from mambafix.config import Config, load_config
+from mambafix.engine.imports import module_name_for
 from mambafix.engine.results import FileResult
-from mambafix.flow.file_facts import FileFacts
+from mambafix.flow.file_facts import FileFacts, failure
 from mambafix.facts.kinds import Container, Kind
 from mambafix.notebook import Notebook, NotebookError, is_notebook, load, locate
 from mambafix.report.findings import FileError, Finding
@@ -39,18 +40,6 @@ class FileAnalysis:
     @property
     def findings(self) -> list[Finding]:
         return [f for _, f in self.reported]
-
-
-def module_name_for(path: str, root: Path | None) -> str:
-    p = Path(path)
-    try:
-        rel = p.resolve().relative_to(root) if root is not None else p
-    except ValueError:
-        rel = p
-    parts = list(rel.with_suffix("").parts)
-    if parts and parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(part for part in parts if part.isidentifier())
 
 
 def suppressed(line_text: str, code: str) -> bool:
@@ -85,7 +74,16 @@ def analyze_module(data: bytes, path: str, config: Config, index: dict | None = 
         package = module_name
     facts = FileFacts(module, module_name, package, config, index)
     facts.path, facts.source = path, data
-    diagnostics = [d for code in sorted(codes) if code in REGISTRY for d in load_check(code).run(facts)]
+    diagnostics = []
+    for code in sorted(codes):
+        if code not in REGISTRY:
+            continue
+        try:
+            found = list(load_check(code).run(facts))
+        except Exception as exc:  # noqa: BLE001 - a check this file defeats: the others still run
+            facts.failed.setdefault(f"{code} on the whole file", failure(exc))
+            continue
+        diagnostics.extend(found)
     lines = text.splitlines()
     nodes = [d.node for d in diagnostics] + [n for d in diagnostics for n, _ in d.flow]
     positions = statement_positions(module, data, lines, nodes) if diagnostics else {}
@@ -169,10 +167,14 @@ def analyze_file(path: str, data: bytes, config: Config, index: dict | None, cod
         source, nb = python_source(data, path)
         analysis = analyze_module(source, path, config, index, codes)
         result.findings = in_cells(analysis.findings, source) if nb is not None else analysis.findings
+        facts = analysis.facts
         if codes & class_index_codes():
             result.model_classes = model_classes(analysis)
-            result.summaries = analysis.facts.summaries()
-            result.unresolved = set(analysis.facts.unresolved)
+            result.summaries = facts.summaries()
+            result.unresolved = set(facts.unresolved)
+            if index:
+                result.looked_up = dict(facts.looked_up)
+        result.not_followed = facts.not_followed()
     except Exception as exc:  # noqa: BLE001 - every input error is a per-file error
         result.error = FileError(path, parse_error_message(exc))
     return result

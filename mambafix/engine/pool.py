@@ -5,6 +5,21 @@ from __future__ import annotations
 import os
 
 POOL_THRESHOLD = 24  # items before a process pool pays for itself
+_TRIM: list = []  # glibc's malloc_trim, once looked up (None where there is none)
+
+
+def release_memory() -> None:
+    """Give the heap freed since (a large file's syntax tree) back to the system: glibc keeps it
+    otherwise, and a worker stays as large as the largest file it has read."""
+    if not _TRIM:
+        try:
+            import ctypes
+
+            _TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):
+            _TRIM.append(None)
+    if _TRIM[0] is not None:
+        _TRIM[0](0)
 
 
 def pool_map(func, items: list, initializer, initargs: tuple, jobs: int | None, progress=None, max_chunk: int = 16):

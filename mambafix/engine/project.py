@@ -8,25 +8,16 @@ rounds as check.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from dataclasses import replace
 from pathlib import Path
 
 from mambafix.checks.needles import found
-from mambafix.checks.registry import REGISTRY, class_index_codes, needles_for, script_codes
+from mambafix.checks.registry import REGISTRY, class_index_codes, needles_for
 from mambafix.config import Config, load_config
-from mambafix.engine.pool import pool_map
+from mambafix.engine.pool import pool_map, release_memory
 from mambafix.engine.results import FileResult
-from mambafix.facts.kinds import ClassSummary
-from mambafix.facts.naming import names_match
 from mambafix.report.findings import FileError, Report
 from mambafix.source import SourceError, read_bytes
-
-MAX_ROUNDS = 3  # cross-file rounds: a wrapper of a wrapper of a wrapper, at most
-_IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-_CAPITALIZED = re.compile(rb"\b[A-Z][A-Za-z0-9_]*")  # class names, as a rule: fewer to collect
 
 
 class Prefilter:
@@ -43,32 +34,52 @@ class Prefilter:
     def wanted(self, data: bytes) -> frozenset[str]:
         if not self.enabled:
             return self.codes
-        opened = {gate: any(g in data for g in gate) for gate in set(self.gates.values()) if gate}
+        opened: dict = {}  # each group scanned once, and only while the groups before it open
+
+        def is_open(group) -> bool:
+            if group not in opened:
+                opened[group] = any(g in data for g in group)
+            return opened[group]
+
         return frozenset(code for code, needles in self.needles.items()
-                         if (not self.gates[code] or opened[self.gates[code]])
+                         if all(is_open(group) for group in self.gates[code])
                          and any(n in data if type(n) is bytes else found(n, data) for n in needles))
 
 
 # -- running many files -----------------------------------------------------------------
-_WORKER_CONFIG: Config | None = None
+RELEASE_AFTER = 64_000  # bytes of source: past this a file's tree is worth handing back at once
+_WORKER: tuple = (None, None)  # the run's config, and the class index of a cross-file round
 
 
-def _init_worker(config: Config) -> None:
-    global _WORKER_CONFIG
-    _WORKER_CONFIG = config
+def _init_worker(config: Config, index=None) -> None:
+    global _WORKER
+    _WORKER = (config, index)
 
 
-def _work(task: tuple[str, bytes, dict | None, frozenset[str]]) -> FileResult:
+def _work(task: tuple[str, bytes | None, frozenset[str]]) -> tuple[str, FileResult]:
+    """One file: read (unless given in memory) and analysed. The cache key of the bytes read,
+    and the result."""
+    from mambafix.engine.cache import ResultCache
     from mambafix.engine.file import analyze_file
 
-    path, data, index, codes = task
-    return analyze_file(path, data, _WORKER_CONFIG, index, codes)
+    path, data, codes = task
+    config, index = _WORKER
+    if data is None:
+        try:
+            data = read_bytes(Path(path))
+        except SourceError as exc:
+            return "", FileResult(error=FileError(path, str(exc)))
+    result = analyze_file(path, data, config, index, codes)
+    if len(data) > RELEASE_AFTER:
+        release_memory()
+    return ResultCache.key(data, path), result
 
 
-def run_tasks(tasks: list[tuple], config: Config, jobs: int | None, progress=None) -> list[FileResult]:
-    """Analyse each task's file, in a process pool when there are enough of them.
-    `progress(advance=1)` is called as each file is done."""
-    return list(pool_map(_work, tasks, _init_worker, (config,), jobs, progress, max_chunk=16))
+def run_tasks(tasks: list[tuple], config: Config, jobs: int | None, progress=None, index=None) -> list[tuple[str, FileResult]]:
+    """Analyse each task's file, in a process pool when there are enough of them; the workers get
+    the class index once (forked with it), not with every task. `progress(advance=1)` is called
+    as each file is done."""
+    return list(pool_map(_work, tasks, _init_worker, (config, index), jobs, progress, max_chunk=16))
 
 
 def read_sources(files: list[Path], config: Config, errors: list[FileError],
@@ -89,29 +100,37 @@ def read_sources(files: list[Path], config: Config, errors: list[FileError],
     return sources
 
 
-def _gather(paths: list[str | Path], config: Config, report: Report) -> list[tuple[str, bytes]]:
+def _discover(paths: list[str | Path], config: Config, report: Report) -> list[str]:
     from mambafix.engine.discovery import discover
 
     found = discover([Path(p) for p in paths if str(p) != "-"], config)
     report.errors.extend(FileError(str(p), msg) for p, msg in found.errors)
-    return read_sources(found.files, config, report.errors, report.skipped)
+    return found.paths
 
 
 def check_paths(paths: list[str | Path], config: Config | None = None, *, cache: bool = True,
                 jobs: int | None = None, stdin: tuple[str, bytes] | None = None, progress=None) -> Report:
     """Check files and folders. `stdin` is (display name, bytes) for `-`."""
+    from mambafix.engine.sources import in_memory, scan_files
+
     config = config or load_config([Path(p) for p in paths])
     report = Report()
-    sources = _gather(paths, config, report)
+    store = _open_store(config, cache)
+    prefilter = Prefilter(config)
+    sources = scan_files(_discover(paths, config, report), config, prefilter, store, report.errors, report.skipped)
     if stdin is not None:
-        sources.append(stdin)
+        sources += in_memory([stdin], prefilter)
     report.files_checked = len(sources)
-    for result in analyze_sources(sources, config, report, cache=cache, jobs=jobs, progress=progress):
+    results = _analyze(sources, config, report, prefilter, store, jobs, progress)
+    for i in sorted(results):
+        result = results[i]
         report.findings.extend(result.findings)
         if result.error is not None:
             report.errors.append(result.error)
+        report.not_followed.extend(FileError(sources[i].path, why) for why in result.not_followed)
     report.findings.sort(key=lambda f: (f.path, f.cell or 0, f.line, f.col, f.code))
     report.errors.sort(key=lambda e: e.path)
+    report.not_followed.sort(key=lambda e: e.path)
     return report
 
 
@@ -119,154 +138,60 @@ def find_model_classes(paths: list[str | Path], config: Config) -> list[str]:
     """`file.py:Class` for every class that holds a Mamba-family stack, normalized or not (those
     with a MF001/MF002 finding first in each file): the same discovery, prefilter and cross-file
     rounds as check, whatever the selection."""
+    from mambafix.engine.sources import scan_files
+
     config = replace(config, select=class_index_codes())
     report = Report()
-    sources = _gather(paths, config, report)
-    results = _analyze(sources, config, report, cache=True)
-    return [f"{sources[i][0]}:{cls}" for i in sorted(results) for cls in results[i].model_classes]
+    store = _open_store(config, True)
+    prefilter = Prefilter(config)
+    sources = scan_files(_discover(paths, config, report), config, prefilter, store, report.errors, report.skipped)
+    results = _analyze(sources, config, report, prefilter, store)
+    return [f"{sources[i].path}:{cls}" for i in sorted(results) for cls in results[i].model_classes]
 
 
 def analyze_sources(sources: list[tuple[str, bytes]], config: Config, report: Report, *, cache: bool = True,
                     jobs: int | None = None, progress=None) -> list[FileResult]:
-    """One result per source that any check wanted, in source order; the others are skipped."""
-    results = _analyze(sources, config, report, cache=cache, jobs=jobs, progress=progress)
+    """One result per source (path, bytes) that any check wanted, in source order; the others are skipped."""
+    from mambafix.engine.sources import in_memory
+
+    prefilter = Prefilter(config)
+    results = _analyze(in_memory(sources, prefilter), config, report, prefilter, _open_store(config, cache),
+                       jobs, progress)
     return [results[i] for i in sorted(results)]
 
 
-def _analyze(sources: list[tuple[str, bytes]], config: Config, report: Report, *, cache: bool = True,
-             jobs: int | None = None, progress=None) -> dict[int, FileResult]:
+def _open_store(config: Config, cache: bool):
     from mambafix.engine.cache import ResultCache
 
-    store = ResultCache.open(config) if cache else None
-    prefilter = Prefilter(config)
+    return ResultCache.open(config) if cache else None
+
+
+def _analyze(sources, config: Config, report: Report, prefilter: Prefilter, store, jobs: int | None = None,
+             progress=None) -> dict[int, FileResult]:
+    """Each source a check wants: from the cache, else parsed (in a pool); then the cross-file rounds."""
+    from mambafix.engine.rounds import cross_file_rounds
+
     results: dict[int, FileResult] = {}
-    pending: list[tuple[int, frozenset[str]]] = []
-    for i, (path, data) in enumerate(sources):
-        codes = prefilter.wanted(data)
-        if not codes:
+    pending: list[int] = []
+    for i, source in enumerate(sources):
+        if not source.codes:
             continue
-        cached = store.get(data, path) if store else None
+        cached = store.get(source.key, source.path) if store is not None else None
         if cached is not None:
             results[i] = cached
             report.files_cached += 1
             continue
-        pending.append((i, codes))
+        pending.append(i)
     if progress is not None:
         progress(add_total=len(pending))
-    computed = run_tasks([(*sources[i], None, codes) for i, codes in pending], config, jobs, progress)
-    for (i, _), result in zip(pending, computed):
+    pending.sort(key=lambda i: -sources[i].size)  # the largest first: the workers end together
+    tasks = [(sources[i].path, sources[i].data, sources[i].codes) for i in pending]
+    for i, (key, result) in zip(pending, run_tasks(tasks, config, jobs, progress)):
         results[i] = result
         report.files_parsed += 1
-        if store is not None and result.error is None:
-            store.store(sources[i][1], sources[i][0], result)
-    _cross_file_rounds(sources, results, config, report, prefilter, jobs, progress, store)
+        if store is not None and key:  # a parse error is the bytes' too; a file unread is not
+            store.store(key, result)
+    cross_file_rounds(sources, results, config, report, prefilter, jobs, progress, store, run_tasks)
     if store is not None:
         store.save()
     return results
-
-
-def index_digest(index: dict[str, ClassSummary]) -> str:
-    payload = json.dumps(sorted((k, v.to_json()) for k, v in index.items()))
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def _cross_file_rounds(sources, results: dict[int, FileResult], config: Config, report: Report,
-                       prefilter: Prefilter, jobs: int | None, progress, store=None) -> None:
-    """Classes in one file that act as Mamba layers or normalized blocks, used in another: read
-    the files that use them again with the project-wide index, until nothing new is learnt."""
-    index_codes = class_index_codes() & prefilter.codes
-    scripts = bool(script_codes() & prefilter.codes)  # a finding may stand in a file with no class
-    known: set[str] = set()  # the index's names: a round that re-reads nothing decodes no summary
-    for result in results.values():
-        known.update(result.summary_names())
-    index: dict[str, ClassSummary] | None = None
-    words: dict[int, frozenset[bytes]] = {}  # the identifiers of each file no check wanted
-    pattern = None
-    for _ in range(MAX_ROUNDS):
-        if not known or not index_codes:
-            return
-        names: set[bytes] | None = None  # the index's class names, and the modules defining each:
-        modules: dict[bytes, set[bytes]] = {}  # made only if a file no check wanted needs them
-        redo = []
-        for i, (_, data) in enumerate(sources):
-            result = results.get(i)
-            if result is not None and result.error is None and _resolves(result.unresolved, known):
-                redo.append(i)
-            elif result is None and (scripts or b"class " in data):  # MF001's findings are always in a class
-                if names is None:
-                    names, modules = _index_names(known)
-                    wanted = _CAPITALIZED if all(n[:1].isupper() for n in names) else _IDENTIFIER
-                    if wanted is not pattern:
-                        words, pattern = {}, wanted
-                if i not in words:
-                    words[i] = _imported(data, pattern)
-                if _imports_one(words[i] & names, modules, data):
-                    redo.append(i)
-        if not redo:
-            return
-        if index is None:
-            index = {k: v for result in results.values() for k, v in result.summaries.items()}
-        variant = index_digest(index)
-        again: dict[int, FileResult] = {}
-        for i in redo:
-            cached = store.get(sources[i][1], sources[i][0], variant) if store is not None else None
-            if cached is not None:
-                again[i] = cached
-                report.files_cached += i not in results
-        todo = [i for i in redo if i not in again]
-        if progress is not None:
-            progress(add_total=len(todo))
-        tasks = [(*sources[i], dict(index), prefilter.wanted(sources[i][1]) | index_codes) for i in todo]
-        for i, result in zip(todo, run_tasks(tasks, config, jobs, progress)):
-            again[i] = result
-            if i in results:
-                report.files_reread += 1
-            else:
-                report.files_parsed += 1
-            if store is not None and result.error is None:
-                store.store(sources[i][1], sources[i][0], result, variant)
-        changed = False
-        for i in redo:
-            result = again[i]
-            results[i] = result
-            new = {k: v for k, v in result.summaries.items() if k not in index}
-            if new:
-                index.update(new)
-                known.update(new)
-                changed = True
-        if not changed:
-            return
-
-
-def _index_names(known: set[str]) -> tuple[set[bytes], dict[bytes, set[bytes]]]:
-    """The index's class names, and for each the parts of the module paths that define it."""
-    modules: dict[bytes, set[bytes]] = {}
-    for key in known:
-        *path, name = key.split(".")
-        modules.setdefault(name.encode(), set()).update(p.encode() for p in path)
-    return set(modules), modules
-
-
-_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)", re.MULTILINE)
-_ATTRIBUTE = re.compile(rb"\.([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def _imported(data: bytes, pattern) -> frozenset[bytes]:
-    """The names a file can reach a class of another file by: those its imports bind, and those
-    it reads as a module's attribute (`blocks.Wrap`)."""
-    out: set[bytes] = set()
-    for match in _IMPORT.finditer(data):
-        out.update(pattern.findall(match.group(1)))
-    out.update(n for n in _ATTRIBUTE.findall(data) if pattern.fullmatch(n))
-    return frozenset(out)
-
-
-def _imports_one(named: set[bytes], modules: dict[bytes, set[bytes]], data: bytes) -> bool:
-    """Whether a file that names these index classes can import one: the import of a class
-    (`from pkg.blocks import Wrap`, `from .blocks import Wrap`, `from pkg import Wrap`, `blocks.Wrap`)
-    spells a part of the path of a module that defines it."""
-    return any(part in data for name in named for part in modules.get(name, ()))
-
-
-def _resolves(unresolved: set[str], index: dict) -> bool:
-    return any(names_match(key, name) for name in unresolved for key in index)

@@ -12,6 +12,7 @@ import libcst as cst
 
 from mambafix.facts.kinds import Container, Kind
 from mambafix.facts.layers import OTHER, Contents, Element, InitInfo
+from mambafix.facts.locals import Locals
 from mambafix.facts.protocol import Facts
 from mambafix.facts import transfers
 from mambafix.facts.consts import NOCONST, init_const
@@ -19,30 +20,6 @@ from mambafix.syntax.nodes import (
     call_arg, code, comprehension_names, literal_count, names_in, param_defaults, range_count, self_attr,
 )
 from mambafix.syntax.walk import blocks_of, small_statements, statements, walk_statements
-
-
-class Locals:
-    """What the local names of a method stand for while `__init__` (or a helper) is read:
-    an assigned expression, or the contents of a list built by an append loop."""
-
-    def __init__(self, defaults: dict, stacks: dict | None = None, given: str | None = None) -> None:
-        self.defaults = defaults
-        self.given = given  # a class parameter taken to be an SSM layer (a block given its mixer)
-        self.consts: dict = {}  # local names bound to a constant
-        self.methods: dict = {}  # the class's methods, where a helper method may build a layer
-        self.exprs: dict[str, cst.BaseExpression] = {}
-        self.lists: dict[str, Contents] = {}
-        self.started: dict[str, cst.BaseExpression] = {}  # what an append-built name was first
-        self.stacks = stacks if stacks is not None else {}  # `self.<attr>` stacks read so far
-
-    def assign(self, name: str, value: cst.BaseExpression) -> None:
-        self.exprs[name] = value
-        self.lists.pop(name, None)
-
-    def append_built(self, name: str, contents: Contents) -> None:
-        self.lists[name] = contents
-        if name in self.exprs:
-            self.started[name] = self.exprs.pop(name)
 
 
 # Methods that return the module they are called on: `Mamba(d).to("cuda")` is a Mamba.
@@ -55,7 +32,8 @@ def classify(facts: Facts, expr: cst.BaseExpression, local: Locals | None = None
     if depth > 8:  # `layer = copy.deepcopy(layer)` and the like
         return OTHER
     if isinstance(expr, cst.Name) and local is not None and expr.value in local.exprs:
-        return classify(facts, local.exprs[expr.value], local, depth + 1)  # `layer = Mamba(d)` earlier
+        with local.follow(expr.value) as value:  # `layer = Mamba(d)` earlier
+            return OTHER if value is None else classify(facts, value, local, depth + 1)
     if isinstance(expr, cst.IfExp):  # `RMSNorm(d) if cfg.rms else nn.LayerNorm(d)`: what both branches are
         return join_elements(classify(facts, expr.body, local, depth + 1), classify(facts, expr.orelse, local, depth + 1))
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.IfExp):  # `(FusedRMSNorm if fuse else nn.RMSNorm)(d)`

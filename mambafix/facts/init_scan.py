@@ -25,6 +25,7 @@ from mambafix.syntax.nodes import code, param_defaults, self_attr, string_text
 from mambafix.syntax.walk import blocks_of, small_statements, statements, walk, walk_statements
 
 _MAX_HELPER_DEPTH = 3
+_HELPERS_READ: set[int] = set()  # helper functions whose returned stack is being read
 
 
 def read_init(facts: Facts, cls: cst.ClassDef) -> InitInfo:
@@ -241,7 +242,8 @@ def _stack_from_value(facts: Facts, attr: str, value: cst.BaseExpression, local:
                      else Container.SEQUENTIAL if facts.families.sequentials.match_any(kind) else Container.PLAIN_LIST)
         return Stack(attr, container, local.lists[value.value], value=value)
     if isinstance(value, cst.Name) and value.value in local.exprs:
-        value = local.exprs[value.value]
+        with local.follow(value.value) as assigned:
+            return None if assigned is None else _stack_from_value(facts, attr, assigned, local, methods)
     if isinstance(value, cst.IfExp):  # `nn.ModuleList([...]) if use_mamba else None`
         test = init_const(value.test, local, None)
         if test is not NOCONST:  # the branch the defaults take
@@ -286,8 +288,16 @@ def _helper_stack(facts: Facts, call: cst.Call, methods: dict) -> Stack | None:
         func = methods[self_attr(call.func)]
     elif isinstance(call.func, cst.Name) and call.func.value in facts.functions:
         func = facts.functions[call.func.value]
-    if func is None:
+    if func is None or id(func) in _HELPERS_READ:  # a helper that calls itself: its own value is unknown
         return None
+    _HELPERS_READ.add(id(func))
+    try:
+        return _helper_returned(facts, call, func)
+    finally:
+        _HELPERS_READ.discard(id(func))
+
+
+def _helper_returned(facts: Facts, call: cst.Call, func: cst.FunctionDef) -> Stack | None:
     for local, value in _returns(facts, func):
         stack = _stack_from_value(facts, "?", value, local, {})
         if stack is None or stack.container == Container.SINGLE:

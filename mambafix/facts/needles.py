@@ -76,3 +76,6 @@ def found(needle, data: bytes) -> bool:
 # a tree that is not a model's). Files it skips are still read in a cross-file round where they
 # name a class the project index knows.
 LAYER_GATE = (b"torch", b"amba")
+# Its findings and the summaries it exports are all in classes: a file with no class statement is
+# not parsed for it (the keyword and what may follow it before the name).
+CLASS_GATE = (b"class ", b"class\t", b"class\\", b"class\x0c")

@@ -19,6 +19,7 @@ class Facts(Protocol):
     families: Families
     index: dict[str, ClassSummary]
     unresolved: set[str]
+    looked_up: dict[str, str | None]
     memo: dict
     module: cst.Module
     config: object

@@ -8,7 +8,7 @@ import libcst as cst
 
 from mambafix.facts.builds import methods_of
 from mambafix.facts.kinds import ClassSummary, Kind
-from mambafix.facts.naming import names_match
+from mambafix.facts.naming import find
 from mambafix.facts.protocol import Facts
 from mambafix.facts.ssm_init import class_params
 from mambafix.facts.transfers import kind_of
@@ -89,11 +89,10 @@ def by_name(facts: Facts, qualified: str | None) -> ClassSummary | None:
     in `unresolved` (a cross-file round may know it)."""
     if not qualified or "." not in qualified:
         return None
-    if qualified in facts.index:
-        return facts.index[qualified]
-    for key, summary in facts.index.items():
-        if names_match(key, qualified):
-            return summary
+    key = find(facts.index, qualified)
+    facts.looked_up[qualified] = key
+    if key is not None:
+        return facts.index[key]
     if qualified.split(".", 1)[0] in EXTERNAL_PACKAGES:
         return None
     facts.unresolved.add(qualified)  # a class of the checked tree, known in a later round, wins

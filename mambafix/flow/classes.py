@@ -88,7 +88,7 @@ def analyze_class(facts, cls: cst.ClassDef, budget: Budget) -> ClassFlows:
             stopped.append(f"{cls.name.value}.{name}: {exc if isinstance(exc, FlowBudget) else 'nesting too deep'}")
             continue
         except Exception as exc:  # noqa: BLE001 - code the analysis cannot follow: no finding from it, never a crash
-            stopped.append(f"{cls.name.value}.{name}: not followed ({type(exc).__name__}: {exc})")
+            stopped.append(f"{cls.name.value}.{name}: {type(exc).__name__}: {exc}")
             continue
         if name == "forward" and ev.returns:  # a forward that only raises is abstract: nothing known
             transfer = transfer_of(method, returned, ctx.entry_sinks, ctx.saw_ssm)

@@ -6,10 +6,11 @@ from functools import cached_property
 
 import libcst as cst
 
-from mambafix.facts import builds, init_scan, installed, summaries
+from mambafix.facts import builds, init_scan, installed, order, summaries
 from mambafix.facts.applications import StackUse
 from mambafix.facts.families import Families
 from mambafix.facts.kinds import ClassSummary
+from mambafix.facts.naming import ClassIndex
 from mambafix.facts.layers import Element, InitInfo
 from mambafix.facts.needles import layer_names
 from mambafix.flow.classes import ClassFlows, analyze_class
@@ -22,6 +23,18 @@ from mambafix.syntax.walk import statement_lines, walk_statements
 
 _INSTALLED: dict[tuple, "FileFacts"] = {}  # installed modules read so far, by (module, config)
 _INSTALLED_ACTIVE: set[str] = set()  # classes being summarised (a cycle between packages)
+# Readings of classes (their __init__, flows, summary) in progress inside one another: a wrapper of
+# a wrapper takes about three. Past this, the file's classes are read bottom-up (facts/order.py).
+MAX_NESTING = 48
+
+
+def failure(exc: BaseException) -> str:
+    """Why the analysis could not follow something, in a few words."""
+    return "nesting too deep" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
+
+
+class _TooDeep(Exception):
+    """A class reading nested past MAX_NESTING: unwound to the outermost reading."""
 
 
 class FileFacts:
@@ -38,7 +51,7 @@ class FileFacts:
         self.module_name = module_name
         self.config = config
         self.families = Families(config)
-        self.index = index or {}
+        self.index = index if isinstance(index, ClassIndex) else ClassIndex(index or {})  # answers by lookup
         self.resolver = NameResolver(package)
         self.lines = statement_lines(module)
         for line in self.lines:
@@ -48,6 +61,9 @@ class FileFacts:
                 elif isinstance(small, cst.ImportFrom):
                     self.resolver.add_import_from(small)
         self.unresolved: set[str] = set()
+        self.looked_up: dict[str, str | None] = {}  # each name looked up in the index -> the key found
+        self.failed: dict[str, str] = {}  # classes whose reading failed -> why (the rest is still checked)
+        self._nesting = 0
         self._inits: dict[int, InitInfo] = {}
         self._summaries: dict[str, ClassSummary | None] = {}
         self._uses: dict[int, list[StackUse]] = {}
@@ -83,26 +99,67 @@ class FileFacts:
         return builds.classify(self, expr)
 
     def init_info(self, cls: cst.ClassDef) -> InitInfo:
-        key = id(cls)
-        if key not in self._inits:
-            self._inits[key] = InitInfo()  # recursion guard while it is read
-            self._inits[key] = init_scan.read_init(self, cls)
-        return self._inits[key]
+        return self._read(self._inits, id(cls), cls.name.value, InitInfo, lambda: init_scan.read_init(self, cls))
 
     def class_flows(self, cls: cst.ClassDef) -> ClassFlows:
         """The class's data flow: its flows and its transfer (computed once; bottom-up through
         the summaries of the classes it applies)."""
-        key = id(cls)
-        if key not in self._flows:
-            self._flows[key] = ClassFlows(None)  # recursion guard while it is computed
-            self._flows[key] = analyze_class(self, cls, self.budget)
-        return self._flows[key]
+        return self._read(self._flows, id(cls), cls.name.value, lambda: ClassFlows(None),
+                          lambda: analyze_class(self, cls, self.budget))
 
     def class_summary(self, name: str) -> ClassSummary | None:
-        if name not in self._summaries:
-            self._summaries[name] = None  # recursion guard
-            self._summaries[name] = summaries.summarize(self, self.classes[name])
-        return self._summaries[name]
+        return self._read(self._summaries, name, name, lambda: None,
+                          lambda: summaries.summarize(self, self.classes[name]))
+
+    def _read(self, store: dict, key, name: str, empty, compute):
+        """One reading of a class, computed once. While it is read, a reading of the same class
+        gets `empty()` (a cycle). Nested past MAX_NESTING, the outermost reading reads the classes
+        this one can reach first, bottom-up, and tries once more; a reading that fails is empty
+        and noted in `failed`, and the rest of the file is still read."""
+        if key in store:
+            return store[key]
+        outermost = self._nesting == 0
+        for attempt in range(2):
+            try:
+                return self._compute(store, key, name, empty, compute)
+            except _TooDeep:
+                if not outermost:
+                    raise
+                if attempt == 0:
+                    for dep in order.bottom_up(self._mentions, name, self.classes.__contains__):
+                        self.class_summary(dep)
+        self.failed.setdefault(name, f"classes read inside one another more than {MAX_NESTING // 3} deep")
+        store[key] = empty()
+        return store[key]
+
+    def _compute(self, store: dict, key, name: str, empty, compute):
+        if self._nesting >= MAX_NESTING:
+            raise _TooDeep
+        store[key] = empty()  # recursion guard while it is read
+        self._nesting += 1
+        try:
+            value = compute()
+        except _TooDeep:
+            del store[key]
+            raise
+        except Exception as exc:  # noqa: BLE001 - code the analysis cannot follow: no finding from it
+            value = empty()
+            self.failed.setdefault(name, failure(exc))
+        finally:
+            self._nesting -= 1
+        store[key] = value
+        return value
+
+    @cached_property
+    def _mentions(self) -> dict[str, set[str]]:
+        return order.mention_graph(self.module, self.classes, self.functions)
+
+    def not_followed(self) -> list[str]:
+        """What the analysis could not follow, and why: classes whose reading failed, then
+        methods it stopped in."""
+        out = [f"{name}: {why}" for name, why in self.failed.items()]
+        out += [line for flows in self._flows.values() for line in flows.stopped]
+        return out
 
     def summary_for(self, func: cst.BaseExpression) -> ClassSummary | None:
         return summaries.lookup(self, func)

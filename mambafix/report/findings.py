@@ -80,6 +80,8 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     skipped: list[FileError] = field(default_factory=list)  # files deliberately not read: (path, why)
+    # what the analysis could not follow: (path, "Class.method: why"); the rest of the file is checked
+    not_followed: list[FileError] = field(default_factory=list)
     files_checked: int = 0
     files_parsed: int = 0
     files_cached: int = 0

@@ -26,6 +26,8 @@ def render_text(report, statistics: bool = False, color: bool = False) -> str:
         lines.append(f"{paint(e.path + ':', 'path', color)} {paint('error:', 'error', color)} {e.message}")
     for e in report.skipped:
         lines.append(f"{paint(e.path + ':', 'path', color)} skipped: {e.message}")
+    for e in report.not_followed:
+        lines.append(f"{paint(e.path + ':', 'path', color)} not followed: {e.message}")
     if statistics and report.findings:
         counts = Counter(f.code for f in report.findings)
         rules = load_rules()
@@ -67,6 +69,8 @@ def summary_line(report) -> str:
         text += f"; {len(report.errors)} file error{'s' if len(report.errors) != 1 else ''}"
     if report.skipped:
         text += f"; {_files(len(report.skipped))} skipped"
+    if report.not_followed:
+        text += f"; {len(report.not_followed)} not followed"
     return text + "."
 
 
@@ -77,6 +81,7 @@ def render_json(report) -> str:
         "findings": [f.to_dict() for f in report.findings],
         "errors": [{"path": e.path, "message": e.message} for e in report.errors],
         "skipped": [{"path": e.path, "reason": e.message} for e in report.skipped],
+        "not_followed": [{"path": e.path, "what": e.message} for e in report.not_followed],
         "summary": {
             "files_checked": report.files_checked,
             "files_parsed": report.files_parsed,
@@ -84,6 +89,7 @@ def render_json(report) -> str:
             "findings": len(report.findings),
             "fixable": sum(1 for f in report.findings if f.fixable),
             "errors": len(report.errors),
+            "not_followed": len(report.not_followed),
             "by_code": dict(sorted(Counter(f.code for f in report.findings).items())),
         },
     }
@@ -165,6 +171,13 @@ def render_sarif(report) -> str:
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}],
         }
         for e in report.skipped
+    ] + [
+        {
+            "level": "note",
+            "message": {"text": "not followed: " + e.message},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}],
+        }
+        for e in report.not_followed
     ]
     sarif = {
         "$schema": SARIF_SCHEMA,
@@ -197,6 +210,8 @@ def render_github(report) -> str:
         lines.append(f"::error title=mambafix error,file={_gh_escape(e.path, True)}::{_gh_escape(e.message)}")
     for e in report.skipped:
         lines.append(f"::notice title=mambafix skipped,file={_gh_escape(e.path, True)}::{_gh_escape(e.message)}")
+    for e in report.not_followed:
+        lines.append(f"::notice title=mambafix not followed,file={_gh_escape(e.path, True)}::{_gh_escape(e.message)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
