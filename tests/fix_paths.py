@@ -258,6 +258,40 @@ SPREAD_SKIP = HEAD + dedent("""
             return x
 """)
 
+# A block that returns its hidden states beside its output only when asked; the loop asks the last
+# layer and adds the output back to the stream in its own statement, on both branches
+# (mrcha033/YunMin-mamba-v1 models/baseline_ssm.py, BaselineSSM): which element is the output is
+# known from the sum that adds it back.
+ASKED_TUPLE = HEAD + dedent("""
+    class Block(nn.Module):
+        def __init__(self, d):
+            super().__init__()
+            self.mixer = Mamba(d)
+
+        def forward(self, x, return_hidden=False):
+            y = self.mixer(x)
+            if return_hidden:
+                return y, x
+            return y
+
+
+    class AskedTuple(nn.Module):
+        def __init__(self, d_model=32, n_layers=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Block(d_model) for _ in range(n_layers)])
+
+        def forward(self, x, keep_last=True):
+            last = None
+            for i, layer in enumerate(self.layers):
+                if keep_last and i == len(self.layers) - 1:
+                    y, last = layer(x, return_hidden=True)
+                    x = x + y
+                else:
+                    y = layer(x)
+                    x = x + y
+            return x
+""")
+
 # Every shape, by name, with the class the harness builds.
 SHAPES = {
     "skip": (SKIP, "SkipStack"), "aug-skip": (AUG_SKIP, "AugSkip"), "keyword": (KEYWORD, "KeywordCalls"),
@@ -266,4 +300,5 @@ SHAPES = {
     "pyramid": (PYRAMID, "Pyramid"), "keyed": (KEYED, "Keyed"), "config-width": (CONFIG_WIDTH, "ScanStack"),
     "unpacked": (UNPACKED, "Cells"), "projected": (PROJECTED, "Projected"),
     "pairs": (PAIRS, "Pairs"), "spread-skip": (SPREAD_SKIP, "SpreadSkip"),
+    "asked-tuple": (ASKED_TUPLE, "AskedTuple"),
 }

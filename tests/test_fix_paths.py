@@ -85,6 +85,11 @@ EXPECTED = {
         "residual": ["updated = layer(x)", "x = norm(residual + updated)"],
         "prenorm": ["updated = layer(norm(x))", "x = residual + updated"],
     },
+    "asked-tuple": {  # the tuple's output element is the one the stream's skip adds back, on both branches
+        "postnorm": ["y, last = layer(x, return_hidden=True)", "x = norm(x + y)"],
+        "residual": ["x = norm(x + y)"],
+        "prenorm": ["y, last = layer(norm(x), return_hidden=True)", "y = layer(norm(x))"],
+    },
     "unpacked": {  # the output element of the tuple, after the statement that unpacks it
         "postnorm": ["y, gate = cell(x)", "y = norm(y)"],
         "residual": ["y = norm(y + x)"],

@@ -18,10 +18,11 @@ state_dict is unchanged. This module only plans; `norm_edits` writes the plan.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
+from mambafix.checks.later_skips import later_sum, unpacked_names
 from mambafix.checks.loop_rewrites import rewrite_for
 from mambafix.checks.norm_modules import buildable
 from mambafix.facts.applications import StackUse
@@ -112,9 +113,12 @@ def _site_norm(facts, use: StackUse, site: Site, sources: frozenset) -> SiteNorm
     data = data_argument(facts, call)
     layers = frozenset(id(s.call) for f in use.flows for s in (f.source, f.sink))
     carrier = climb(facts, use.cls, site.stmt, call, data, layers, output_position(site))
+    stream = _stream(data, site.stmt)
+    if carrier.after and carrier.target is None and stream:  # the element the stream's skip adds back
+        carrier = next(filter(None, (merged_later(site, replace(carrier, target=n), stream)
+                                     for n in unpacked_names(site.stmt))), carrier)
     if carrier.after and carrier.target is None and site.order in sources:
         return f"{site.text} returns a tuple whose element holding its output is not known"
-    stream = _stream(data, site.stmt)
     if carrier.whole and carrier.target and stream and carrier.target != stream and not carrier.skip:
         carrier = merged_later(site, carrier, stream) or carrier
     selector = select(facts, use.cls, site)
@@ -261,71 +265,10 @@ def _assigned_through(stmt, carrier: Carrier, parents: dict) -> Carrier | None:
 
 
 def merged_later(site: Site, carrier: Carrier, stream: str) -> Carrier | None:
-    """A skip written over several statements: `residual = x`, `updated = layer(x)`, (`updated =
-    updated * mask`), `x = residual + updated`. The output's name is followed through the
-    statements after it in the same block, while only statements that rewrite it from itself
-    touch it, to the one that assigns the stream a sum of it and the stream's value at the layer's
-    input; that statement is the carrier, its sum the skip. None where the name goes elsewhere."""
-    block, at = _block_of(site)
-    if block is None:
-        return None
-    aliases = {stream} | _aliases_before(block[:at], stream)
-    name = carrier.target
-    for stmt in block[at + 1:]:
-        for small in _assignments(stmt):
-            targets = [t.target for t in small.targets]
-            used = name in names_in(small.value)
-            if len(targets) == 1 and isinstance(targets[0], cst.Name) and targets[0].value == name and used:
-                continue  # `updated = updated * mask`: still the output
-            if len(targets) == 1 and isinstance(targets[0], cst.Name) and targets[0].value == stream and used \
-                    and _sum_with(small.value, name, aliases):
-                return Carrier(small.value, small, stream, True, True)
-            if used or any(names_in(t) & ({name} | aliases) for t in targets):
-                return None
-        if name in names_in(stmt) and not _assignments(stmt):
-            return None  # the output read by something else (a call, a return)
-    return None
-
-
-def _block_of(site: Site) -> tuple[list | None, int]:
-    """The statements of the block holding the site's statement, and its position there."""
-    scope = site.loops[-1] if site.loops else site.func
-    if scope is None:
-        return None, -1
-    for node in walk(scope):
-        body = getattr(node, "body", None)
-        if isinstance(body, (list, tuple)):
-            for k, stmt in enumerate(body):
-                if isinstance(stmt, cst.SimpleStatementLine) and any(small is site.stmt for small in stmt.body):
-                    return list(body), k
-    return None, -1
-
-
-def _aliases_before(stmts, stream: str) -> set[str]:
-    """Names given the stream's value before the layer runs (`residual = x`), not reassigned since."""
-    out: set[str] = set()
-    for stmt in stmts:
-        for small in _assignments(stmt):
-            for t in small.targets:
-                if isinstance(t.target, cst.Name):
-                    out.discard(t.target.value)
-                    if isinstance(small.value, cst.Name) and small.value.value == stream:
-                        out.add(t.target.value)
-    return out
-
-
-def _assignments(stmt) -> list[cst.Assign]:
-    return [n for n in walk(stmt) if isinstance(n, cst.Assign)]
-
-
-def _sum_with(value, name: str, aliases: set[str]) -> bool:
-    """Whether the value adds the output's name to one of the stream's names."""
-    for node in walk(value):
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
-            left, right = names_in(node.left), names_in(node.right)
-            if name in left and right & aliases or name in right and left & aliases:
-                return True
-    return False
+    """The carrier where the output's name is added back to the stream by a later statement
+    (`checks/later_skips.py`): that statement's value, its sum the skip."""
+    merge = later_sum(site, carrier.target, stream)
+    return None if merge is None else Carrier(merge.value, merge, stream, True, True)
 
 
 def _unpacked_output(target, output: int | None) -> str | None:
