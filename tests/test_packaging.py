@@ -75,7 +75,7 @@ def test_pre_commit_try_repo_check_fails_then_passes_after_apply(tmp_path):
 
     fixed = run([*pre_commit, "mambafix-apply", "--all-files"], cwd=repo, env=env)
     assert fixed.returncode == 1, fixed.stdout + fixed.stderr  # files were modified
-    assert "LayerNorm" in (example / "bimamba.py").read_text()
+    assert "LayerNorm" in (example / "bimamba.py").read_text(), fixed.stdout + fixed.stderr
     assert "DEBUG]" not in (example / "s6.py").read_text()
     _git(repo, "add", ".")
 
