@@ -117,6 +117,8 @@ SOURCES = _sources()
 def test_fix_is_judged_by_behaviour(verdicts, case_id, expect):
     cases, results = verdicts
     case, result = cases[case_id], results[case_id]
+    if expect == "same" and all(case["variants"][style] == case["variants"]["original"] for style in STYLES):
+        return  # no fix written (MF006/MF007 offer none): nothing to judge; their probe: tests/test_smoke_causes.py
     probed = {cls: row for cls, row in result["original"].items() if "skipped" not in row}
     if expect != "same":
         assert probed, f"{case_id}: no class the harness could build ({result['original']})"
