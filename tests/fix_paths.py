@@ -292,6 +292,21 @@ ASKED_TUPLE = HEAD + dedent("""
             return x
 """)
 
+# A skip around a scaled branch (`x + alpha * layer(x)`, a learnable or constant scale): the
+# product keeps the layout, so the skip is found and reused; a gated output likewise.
+SCALED_SKIP = HEAD + dedent("""
+    class ScaledSkip(nn.Module):
+        def __init__(self, d_model=32, n_layers=4):
+            super().__init__()
+            self.layers = nn.ModuleList([Mamba(d_model) for _ in range(n_layers)])
+            self.alpha = nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = x + self.alpha * layer(x)
+            return x
+""")
+
 # Every shape, by name, with the class the harness builds.
 SHAPES = {
     "skip": (SKIP, "SkipStack"), "aug-skip": (AUG_SKIP, "AugSkip"), "keyword": (KEYWORD, "KeywordCalls"),
@@ -300,5 +315,5 @@ SHAPES = {
     "pyramid": (PYRAMID, "Pyramid"), "keyed": (KEYED, "Keyed"), "config-width": (CONFIG_WIDTH, "ScanStack"),
     "unpacked": (UNPACKED, "Cells"), "projected": (PROJECTED, "Projected"),
     "pairs": (PAIRS, "Pairs"), "spread-skip": (SPREAD_SKIP, "SpreadSkip"),
-    "asked-tuple": (ASKED_TUPLE, "AskedTuple"),
+    "asked-tuple": (ASKED_TUPLE, "AskedTuple"), "scaled-skip": (SCALED_SKIP, "ScaledSkip"),
 }

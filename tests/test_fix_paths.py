@@ -90,6 +90,11 @@ EXPECTED = {
         "residual": ["x = norm(x + y)"],
         "prenorm": ["y, last = layer(norm(x), return_hidden=True)", "y = layer(norm(x))"],
     },
+    "scaled-skip": {  # the product keeps the layout: the skip around it is found, never doubled
+        "postnorm": ["x = norm(x + self.alpha * layer(x))"],
+        "residual": ["x = norm(x + self.alpha * layer(x))"],
+        "prenorm": ["x = x + self.alpha * layer(norm(x))"],
+    },
     "unpacked": {  # the output element of the tuple, after the statement that unpacks it
         "postnorm": ["y, gate = cell(x)", "y = norm(y)"],
         "residual": ["y = norm(y + x)"],

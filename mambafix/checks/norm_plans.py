@@ -2,8 +2,8 @@
 another layer unbounded) gets a norm where the path carries its output out of its statement.
 
 From the layer's call the plan climbs through what keeps the value's layout (dropout, an
-activation, a time flip, a dtype move, a tuple element taken) and through a sum that adds the
-layer's own input (a skip connection), up to the value the statement assigns, returns or passes
+activation, a time flip, a dtype move, a tuple element taken, a scale or a gate it is multiplied
+by) and through a sum that adds the layer's own input (a skip connection), up to the value the statement assigns, returns or passes
 on: `x = x + self.drop(layer(x))` becomes `x = norm(x + self.drop(layer(x)))`, the skip reused
 (`--residual` never adds a second one). It stops below anything else (a transpose, a projection, a
 concatenation, another layer), where the last axis may not be the layer's width: the norm goes
@@ -206,7 +206,9 @@ def climb(facts, cls: cst.ClassDef, stmt, call: cst.Call, data: cst.Arg | None,
         if isinstance(parent, cst.Subscript) and parent.value is node:  # one element of a returned tuple
             node = parent
             continue
-        if isinstance(parent, cst.BinaryOperation) and isinstance(parent.operator, (cst.Add, cst.Subtract)):
+        if isinstance(parent, cst.BinaryOperation) and (
+                isinstance(parent.operator, (cst.Add, cst.Subtract, cst.Multiply))
+                or isinstance(parent.operator, cst.Divide) and parent.left is node):  # a scale or a gate keeps the layout
             other = parent.right if parent.left is node else parent.left
             skip = skip or (isinstance(parent.operator, cst.Add) and bool(inputs & names_in(other))
                             and not _applies_a_layer(other, layers))
