@@ -19,10 +19,10 @@ from mambafix.checks.norm_edits import (
 )
 from mambafix.checks.norm_plans import NormPlan, climb, data_argument, plan_norms
 from mambafix.facts.applications import StackUse
+from mambafix.facts.builds import pair_list
 from mambafix.facts.kinds import Kind, Shape
 from mambafix.facts.layers import Stack
 from mambafix.syntax.nodes import code, names_in, self_attr
-from mambafix.syntax.names import dotted
 
 
 def stack_diagnostic(code: str, use: StackUse, fix, blocker: str | None) -> Diagnostic:
@@ -39,7 +39,7 @@ def stack_diagnostic(code: str, use: StackUse, fix, blocker: str | None) -> Diag
 def norm_plan(facts, use: StackUse) -> NormPlan | str:
     """MF001's plan for this use, or why there is none whatever the options."""
     if use.shape == Shape.SEQUENTIAL:
-        return _sequential_blocker(use.stacks[0]) or NormPlan((), ())
+        return _sequential_blocker(facts, use.stacks[0]) or NormPlan((), ())
     if any(s.stmt is None for f in use.flows for s in (f.source, f.sink)):
         return "the layers are applied inside an nn.Sequential called with other code around it"
     return plan_norms(facts, use)
@@ -61,7 +61,7 @@ def residual_fix_blocker(use: StackUse) -> str | None:
     return None
 
 
-def _sequential_blocker(stack: Stack) -> str | None:
+def _sequential_blocker(facts, stack: Stack) -> str | None:
     if stack.conditional:
         return f"self.{stack.attr} is built only under a condition (`... if cond else None`)"
     if stack.helper:
@@ -73,7 +73,7 @@ def _sequential_blocker(stack: Stack) -> str | None:
     if _unpacks_a_built_list(stack):
         return "the nn.Sequential unpacks a list built elsewhere (an append loop); add the norms where it is built"
     value = stack.value
-    if stack.elements is not None and isinstance(value, cst.Call) and _named_pairs(value) is None \
+    if stack.elements is not None and isinstance(value, cst.Call) and _named_pairs(facts, value) is None \
             and len(value.args) != len(stack.elements):
         return "the nn.Sequential's modules are not written one per argument (a mapping the tool does not rewrite)"
     if stack.repeated is None and stack.uniform_d_model() is None:
@@ -83,18 +83,15 @@ def _sequential_blocker(stack: Stack) -> str | None:
     return None
 
 
-def _named_pairs(value) -> cst.List | cst.Tuple | None:
+def _named_pairs(facts, value) -> cst.List | cst.Tuple | None:
     """The literal list of `(name, module)` pairs of `nn.Sequential(OrderedDict([...]))`, each name
-    a plain string; None for any other call."""
-    if not isinstance(value, cst.Call) or len(value.args) != 1 or not isinstance(value.args[0].value, cst.Call):
+    a plain string (builds.pair_list reads the pairs check reads); None for any other call."""
+    if not isinstance(value, cst.Call) or len(value.args) != 1:
         return None
     inner = value.args[0].value
-    if (dotted(inner.func) or "").rsplit(".", 1)[-1] != "OrderedDict" or len(inner.args) != 1:
-        return None
-    pairs = inner.args[0].value
-    if not isinstance(pairs, (cst.List, cst.Tuple)) or not all(
-            isinstance(e.value, cst.Tuple) and len(e.value.elements) == 2
-            and isinstance(e.value.elements[0].value, cst.SimpleString) for e in pairs.elements):
+    pairs = pair_list(facts, inner)
+    if pairs is None or not (facts.resolver.qualify(inner.func) or "").endswith("OrderedDict") \
+            or not all(isinstance(e.value.elements[0].value, cst.SimpleString) for e in pairs.elements):
         return None
     return pairs
 
@@ -167,8 +164,8 @@ class NormFix:
             wrapped = cst.parse_expression(f"{nn_name(ctx)}.Sequential({code(comp.elt)}, {norm})")
             new_comp = comp.with_changes(elt=wrapped)
             new_value = value.with_changes(args=[a.with_changes(value=new_comp) if a is star else a for a in value.args])
-        elif _named_pairs(value) is not None:  # nn.Sequential(OrderedDict([("name", module), ...]))
-            pairs = _named_pairs(value)
+        elif _named_pairs(ctx.facts, value) is not None:  # nn.Sequential(OrderedDict([("name", module), ...]))
+            pairs = _named_pairs(ctx.facts, value)
             entries = []
             for entry, element in zip(pairs.elements, stack.elements or ()):
                 entries.append(entry.with_changes(comma=cst.MaybeSentinel.DEFAULT))

@@ -296,13 +296,24 @@ def _mapping_values(facts: Facts, expr: cst.BaseExpression) -> list | None:
     name = facts.resolver.qualify(expr.func)
     if name in ("dict",) and all(a.keyword is not None for a in expr.args):
         return [a.value for a in expr.args]
-    if name in ("collections.OrderedDict", "OrderedDict", "dict") and len(expr.args) == 1:
-        pairs = expr.args[0].value
-        if isinstance(pairs, cst.Dict):
-            return _mapping_values(facts, pairs)
-        if isinstance(pairs, (cst.List, cst.Tuple)) and all(
-                isinstance(e.value, cst.Tuple) and len(e.value.elements) == 2 for e in pairs.elements):
-            return [e.value.elements[1].value for e in pairs.elements]
+    if name in _MAPPINGS and len(expr.args) == 1 and isinstance(expr.args[0].value, cst.Dict):
+        return _mapping_values(facts, expr.args[0].value)
+    pairs = pair_list(facts, expr)
+    return None if pairs is None else [e.value.elements[1].value for e in pairs.elements]
+
+
+_MAPPINGS = ("collections.OrderedDict", "OrderedDict", "dict")
+
+
+def pair_list(facts: Facts, expr: cst.BaseExpression) -> cst.List | cst.Tuple | None:
+    """The literal list of `(key, module)` pairs a mapping is built from: `OrderedDict([("a", m),
+    ...])`, `dict([...])`; None for anything else."""
+    if not isinstance(expr, cst.Call) or len(expr.args) != 1 or facts.resolver.qualify(expr.func) not in _MAPPINGS:
+        return None
+    pairs = expr.args[0].value
+    if isinstance(pairs, (cst.List, cst.Tuple)) and all(
+            isinstance(e.value, cst.Tuple) and len(e.value.elements) == 2 for e in pairs.elements):
+        return pairs
     return None
 
 
