@@ -1,7 +1,5 @@
 """The command line: a thin layer over the Python API (engine, apply, smoke)."""
 
-from __future__ import annotations
-
 import sys
 from enum import Enum
 from pathlib import Path

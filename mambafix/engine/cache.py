@@ -1,17 +1,18 @@
-"""A content-keyed result cache: a re-run parses only files whose bytes changed, and reads only
-files whose status changed.
+"""A content-keyed result cache: a re-run parses only files whose bytes changed, reads only
+files whose status changed, and reads back only the results it uses.
 
-One JSON file per (tool version, effective config), so a change of either starts a fresh store,
-holding three tables:
-- `entries`: a file's result, keyed by sha256 of (path, bytes);
-- round results: a file read again in a cross-file round, keyed by its content key, each variant
-  with the index lookups its analysis made (name -> key and summary digest): a variant serves a
-  later round where the index answers those names the same way, so a warm run re-reads nothing and
-  an edit re-reads only the files whose lookups it changes;
-- `files`: per path, its status (modification and change times, size, inode), its content key, the
-  checks the prefilter let through, and memos of later questions about its bytes: a file whose
-  status is unchanged is not read at all.
-Written atomically; a corrupt or unreadable store is ignored, never fatal.
+One folder per (tool version, effective config), so a change of either starts a fresh store:
+- entries, one JSON file each under `entries/`: a file's result, keyed by sha256 of (path,
+  bytes); and round results: a file read again in a cross-file round, keyed by its content key,
+  each variant with the index lookups its analysis made (name -> key and summary digest): a
+  variant serves a later round where the index answers those names the same way, so an edit
+  re-reads only the files whose lookups it changes;
+- `files.json`: per path, its status (modification and change times, size, inode), its content
+  key, the checks the prefilter let through, and memos of later questions about its bytes (a file
+  whose status is unchanged is not read at all); and the last run's cross-file outcome
+  (engine/outcome.py: a warm run builds no index).
+Each file written atomically, entries before the table that names them; a corrupt or unreadable
+store is ignored, never fatal.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from mambafix.report.findings import FileError, Finding
 MAX_ENTRIES = 50_000
 MAX_FILES = 200_000
 MAX_VARIANTS = 4  # round results kept per file content (one per round, and one over)
-FORMAT = 3  # of the store (3: round results by lookups, the files table); part of its name
+FORMAT = 4  # of the store (3: round results by lookups, the files table; 4: one file per entry, the outcome); part of its name
 
 
 class _LazyJSON(dict):
@@ -80,6 +81,28 @@ def _row(result: FileResult) -> dict:
     }
 
 
+def report_row(result: FileResult) -> dict:
+    """What a report takes from a file's result (the outcome keeps it: engine/outcome.py)."""
+    return {"findings": [f.to_row() for f in result.findings], "model_classes": result.model_classes,
+            "not_followed": result.not_followed,
+            "error": result.error.message if result.error is not None else None}
+
+
+def report_result(row: dict, path: str) -> FileResult | None:
+    """A result holding what the report takes (no summaries, no names to look up), or None."""
+    try:
+        return FileResult(error=FileError(path, row["error"]) if row.get("error") is not None else None,
+                          findings=[Finding.from_row(f) for f in row["findings"]],
+                          model_classes=list(row["model_classes"]), not_followed=list(row["not_followed"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _variant_name(looked_up) -> str:
+    """A round result's variant, named by the lookups its analysis made."""
+    return hashlib.sha1(json.dumps(looked_up, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
 def _result(raw: dict, path: str) -> FileResult | None:
     try:
         result = FileResult(
@@ -97,25 +120,45 @@ def _result(raw: dict, path: str) -> FileResult | None:
 
 
 class ResultCache:
-    def __init__(self, file: Path, entries: dict, files: dict) -> None:
-        self.file = file
-        self.entries = entries
+    """The store of one (tool version, config): `files.json` (the files table and the last
+    outcome), read at open; one file per entry under `entries/`, read when asked for and written
+    when new, so a run reads the results it uses and writes what changed."""
+
+    def __init__(self, folder: Path, files: dict, outcome, count: int) -> None:
+        self.folder = folder
+        self._base = f"{folder}{os.sep}entries{os.sep}"
+        self.entries: dict = {}  # read or written in this run (None: asked for, not there)
         self.files = files
+        self.outcome = outcome
+        self.count = count  # entry files written, as last counted
         self.used: set[str] = set()
         self.seen: set[str] = set()
+        self.new: set[str] = set()  # entries to write
         self.dirty = False
 
     @classmethod
     def open(cls, config) -> "ResultCache":
-        file = cache_dir() / f"results-{FORMAT}-{config.digest()}.json"
+        folder = cache_dir() / f"v{FORMAT}-{config.digest()}"
         try:
-            raw = json.loads(file.read_text(encoding="utf-8"))
-            entries, files = raw["entries"], raw["files"]
-            if not isinstance(entries, dict) or not isinstance(files, dict):
+            raw = json.loads((folder / "files.json").read_text(encoding="utf-8"))
+            files, outcome, count = raw["files"], raw.get("outcome"), int(raw.get("count", 0))
+            if not isinstance(files, dict):
                 raise ValueError
         except (OSError, ValueError, KeyError, TypeError):
-            entries, files = {}, {}
-        return cls(file, entries, files)
+            files, outcome, count = {}, None, 0
+        return cls(folder, files, outcome, count)
+
+    def _entry(self, key: str):
+        if key not in self.entries:
+            try:
+                with open(self._path(key), "rb") as fh:
+                    self.entries[key] = json.loads(fh.read())
+            except (OSError, ValueError):
+                self.entries[key] = None
+        return self.entries[key]
+
+    def _path(self, key: str) -> str:
+        return f"{self._base}{key[-2:]}{os.sep}{key}.json"
 
     @staticmethod
     def key(data: bytes, path: str, variant: str = "") -> str:
@@ -125,7 +168,7 @@ class ResultCache:
 
     # -- a file's result ---------------------------------------------------------------------
     def get(self, key: str, path: str) -> FileResult | None:
-        raw = self.entries.get(key)
+        raw = self._entry(key)
         result = _result(raw, path) if isinstance(raw, dict) else None
         if result is not None:
             self.used.add(key)
@@ -134,33 +177,54 @@ class ResultCache:
     def store(self, key: str, result: FileResult) -> None:
         self.entries[key] = _row(result)
         self.used.add(key)
-        self.dirty = True
+        self.new.add(key)
 
     # -- a file read again in a cross-file round -----------------------------------------------
-    def get_round(self, key: str, path: str, answers_same) -> FileResult | None:
+    def get_round(self, key: str, path: str, answers_same) -> tuple[FileResult, str] | None:
         """The round result of a file's content whose lookups `answers_same(name, key, digest)`
-        still gives for every one, or None."""
-        entry = self.entries.get("r" + key)
-        if not isinstance(entry, list):
-            return None
-        for variant in entry:
+        still gives for every one, with the variant's name; or None."""
+        for variant in self._variants(key):
             try:
                 if all(answers_same(name, found, dg) for name, found, dg in variant["looked_up"]):
                     result = _result(variant, path)
                     if result is not None:
                         self.used.add("r" + key)
-                        return result
+                        return result, _variant_name(variant["looked_up"])
             except (KeyError, TypeError, ValueError):
                 continue
         return None
 
-    def store_round(self, key: str, result: FileResult, looked_up: list[tuple]) -> None:
-        entry = self.entries.get("r" + key)
-        variants = entry if isinstance(entry, list) else []
-        variants = [dict(_row(result), looked_up=looked_up)] + variants[:MAX_VARIANTS - 1]
-        self.entries["r" + key] = variants
+    def get_variant(self, key: str, path: str, name: str) -> FileResult | None:
+        """The round result of a file's content that the variant `name` kept, or None."""
+        for variant in self._variants(key):
+            try:
+                if _variant_name(variant["looked_up"]) == name:
+                    result = _result(variant, path)
+                    if result is not None:
+                        self.used.add("r" + key)
+                    return result
+            except (KeyError, TypeError, ValueError):
+                continue
+        return None
+
+    def _variants(self, key: str) -> list:
+        entry = self._entry("r" + key)
+        return [v for v in entry if isinstance(v, dict)] if isinstance(entry, list) else []
+
+    def store_round(self, key: str, result: FileResult, looked_up: list[tuple]) -> str:
+        """Keep a round result with the lookups it made; the variant's name."""
+        name = _variant_name(looked_up)
+        variants = [v for v in self._variants(key) if _variant_name(v.get("looked_up")) != name]
+        self.entries["r" + key] = [dict(_row(result), looked_up=looked_up)] + variants[:MAX_VARIANTS - 1]
         self.used.add("r" + key)
-        self.dirty = True
+        self.new.add("r" + key)
+        return name
+
+    # -- the last run's cross-file outcome (engine/outcome.py) -----------------------------------
+    def set_outcome(self, outcome: dict | None) -> None:
+        if outcome != self.outcome:
+            self.outcome = outcome
+            self.dirty = True
 
     # -- the files table -----------------------------------------------------------------------
     def file_row(self, path: str, status: list[int]) -> list | None:
@@ -180,17 +244,40 @@ class ResultCache:
         self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        entries, files = self.entries, self.files
-        if len(entries) > MAX_ENTRIES:
-            entries = {k: v for k, v in entries.items() if k in self.used}
-        if len(files) > MAX_FILES:
-            files = {k: v for k, v in files.items() if k in self.seen}
+        """Write the new entries (each atomically), then the files table; past MAX_ENTRIES entry
+        files, those this run did not use are removed. A read-only cache folder only costs speed."""
         try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_name(f".{self.file.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"entries": entries, "files": files}, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, self.file)
+            for key in sorted(self.new):
+                _write(self._path(key), json.dumps(self.entries[key], separators=(",", ":")))
+            self.count += len(self.new)
+            if self.count > MAX_ENTRIES:
+                self.count = self._prune()
+            if self.dirty or self.new:
+                files = self.files
+                if len(files) > MAX_FILES:
+                    files = {k: v for k, v in files.items() if k in self.seen}
+                _write(self.folder / "files.json", json.dumps(
+                    {"files": files, "outcome": self.outcome, "count": self.count}, separators=(",", ":")))
         except OSError:
-            pass  # a read-only cache folder only costs speed
+            pass
+        self.new.clear()
+        self.dirty = False
+
+    def _prune(self) -> int:
+        kept = 0
+        for shard in (self.folder / "entries").iterdir():
+            for file in shard.iterdir():
+                if file.stem in self.used:
+                    kept += 1
+                else:
+                    file.unlink(missing_ok=True)
+        return kept
+
+
+def _write(path: Path | str, text: str) -> None:
+    """`text` to `path` atomically (a reader sees the old file or the new one, never a part)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

@@ -156,7 +156,7 @@ def analyze_sources(sources: list[tuple[str, bytes]], config: Config, report: Re
 
     prefilter = Prefilter(config)
     results = _analyze(in_memory(sources, prefilter), config, report, prefilter, _open_store(config, cache),
-                       jobs, progress)
+                       jobs, progress, summaries=True)
     return [results[i] for i in sorted(results)]
 
 
@@ -167,13 +167,46 @@ def _open_store(config: Config, cache: bool):
 
 
 def _analyze(sources, config: Config, report: Report, prefilter: Prefilter, store, jobs: int | None = None,
-             progress=None) -> dict[int, FileResult]:
-    """Each source a check wants: from the cache, else parsed (in a pool); then the cross-file rounds."""
-    from mambafix.engine.rounds import cross_file_rounds
+             progress=None, summaries: bool = False) -> dict[int, FileResult]:
+    """Each source a check wants: from the cache, else parsed (in a pool); then the cross-file
+    rounds. Where the last run's outcome still holds (engine/outcome.py) and `summaries` is not
+    asked for, an unchanged file's result is the one the report took last time (its findings,
+    errors and model classes; no summaries), and nothing is read back or looked up."""
+    from mambafix.engine import outcome
+    from mambafix.engine.rounds import cross_file_rounds, index_codes_of
 
+    index_codes, scripts = index_codes_of(prefilter)
+    scope = outcome.scope_of(prefilter.codes, index_codes, scripts, [s.path for s in sources])
+    last = outcome.Last(store.outcome if store is not None and not summaries else None, sources, scope,
+                        reads_scripts=bool(index_codes) and scripts)
+    deferred = last.unchanged()
     results: dict[int, FileResult] = {}
+    _first_readings(sources, [i for i in range(len(sources)) if i not in deferred], results, config, report,
+                    store, jobs, progress)
+    replayed = last.replay(results)
+    if replayed is not None:
+        results.update(replayed)
+        report.files_cached += len(replayed)
+        store.set_outcome(last.updated(results))
+    else:
+        _first_readings(sources, sorted(deferred), results, config, report, store, jobs, progress)
+        first = {i: outcome.signature(results[i]) for i in results}
+        variants: dict[int, str | None] = {}
+        cross_file_rounds(sources, results, config, report, prefilter, jobs, progress, store, run_tasks, variants)
+        if store is not None:  # an outcome only where every round result that stood is kept
+            store.set_outcome(outcome.record(sources, first, variants, results, scope)
+                              if None not in variants.values() else None)
+    if store is not None:
+        store.save()
+    return results
+
+
+def _first_readings(sources, which: list[int], results: dict, config: Config, report: Report, store,
+                    jobs: int | None, progress) -> None:
+    """The first reading of each of `which` that a check wants: from the cache, else parsed."""
     pending: list[int] = []
-    for i, source in enumerate(sources):
+    for i in which:
+        source = sources[i]
         if not source.codes:
             continue
         cached = store.get(source.key, source.path) if store is not None else None
@@ -182,7 +215,7 @@ def _analyze(sources, config: Config, report: Report, prefilter: Prefilter, stor
             report.files_cached += 1
             continue
         pending.append(i)
-    if progress is not None:
+    if progress is not None and pending:
         progress(add_total=len(pending))
     pending.sort(key=lambda i: -sources[i].size)  # the largest first: the workers end together
     tasks = [(sources[i].path, sources[i].data, sources[i].codes) for i in pending]
@@ -191,7 +224,3 @@ def _analyze(sources, config: Config, report: Report, prefilter: Prefilter, stor
         report.files_parsed += 1
         if store is not None and key:  # a parse error is the bytes' too; a file unread is not
             store.store(key, result)
-    cross_file_rounds(sources, results, config, report, prefilter, jobs, progress, store, run_tasks)
-    if store is not None:
-        store.save()
-    return results

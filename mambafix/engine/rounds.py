@@ -117,16 +117,26 @@ def _may_learn(source, index: Index, store, root) -> bool:
     return answer
 
 
-def cross_file_rounds(sources, results: dict, config, report, prefilter, jobs, progress, store, run_tasks) -> None:
-    """Read again, with the index, the files that can use a class another file summarises
-    (`run_tasks` analyses files in the pool, given the index)."""
+def index_codes_of(prefilter) -> tuple[frozenset[str], bool]:
+    """The selected checks that read the index, and whether a finding may stand in a file with no class."""
     from mambafix.checks.registry import class_index_codes, script_codes
+
+    return class_index_codes() & prefilter.codes, bool(script_codes() & prefilter.codes)
+
+
+def cross_file_rounds(sources, results: dict, config, report, prefilter, jobs, progress, store, run_tasks,
+                      variants: dict) -> None:
+    """Read again, with the index, the files that can use a class another file summarises
+    (`run_tasks` analyses files in the pool, given the index). `variants` gets, for each file
+    whose round result stood, the cache's name of that variant (None where none is kept)."""
+    index_codes, scripts = index_codes_of(prefilter)
+    if index_codes:
+        _rounds(sources, results, config, report, index_codes, scripts, jobs, progress, store, run_tasks, variants)
+
+
+def _rounds(sources, results, config, report, index_codes, scripts, jobs, progress, store, run_tasks, final) -> None:
     from mambafix.source import SourceError
 
-    index_codes = class_index_codes() & prefilter.codes
-    scripts = bool(script_codes() & prefilter.codes)  # a finding may stand in a file with no class
-    if not index_codes:
-        return
     index = Index()
     for i in sorted(results):
         index.put(results[i], replace=True)
@@ -151,7 +161,7 @@ def cross_file_rounds(sources, results: dict, config, report, prefilter, jobs, p
         for i in redo:
             cached = store.get_round(sources[i].key, sources[i].path, index.answers_same) if store is not None else None
             if cached is not None:
-                again[i] = cached
+                again[i], final[i] = cached
                 report.files_cached += i not in results
         todo = sorted((i for i in redo if i not in again), key=lambda i: -sources[i].size)
         if progress is not None:
@@ -164,10 +174,11 @@ def cross_file_rounds(sources, results: dict, config, report, prefilter, jobs, p
                     report.files_reread += 1
                 else:
                     report.files_parsed += 1
+                final[i] = None  # a variant kept below, or none (the file was not read)
                 if store is not None and key:
                     looked_up = [(name, found, index.digests[found] if found is not None else None)
                                  for name, found in sorted(result.looked_up.items())]
-                    store.store_round(key, result, looked_up)
+                    final[i] = store.store_round(key, result, looked_up)
         changed = False
         for i in redo:
             results[i] = again[i]

@@ -1,0 +1,120 @@
+"""The last run's outcome (engine/outcome.py): a warm run, or one after an edit that leaves what
+every file exports and looks up as it was, builds no class index and reads back no result; any
+other edit runs the cross-file rounds again, and the findings are always those of a cold run."""
+
+from pathlib import Path
+
+import pytest
+
+from test_scale import HEADER, _two_pairs
+
+
+class _Counted:
+    """The rounds' index, counting how often it is built."""
+
+    built = 0
+
+    def __init__(self, real):
+        self.real = real
+
+    def __call__(self):
+        _Counted.built += 1
+        return self.real()
+
+
+@pytest.fixture
+def tree(tmp_path, monkeypatch):
+    from mambafix.config import load_config
+    from mambafix.engine import rounds, sources
+
+    monkeypatch.setattr(sources, "RACY_NS", 0)  # the files here were all written just now
+    monkeypatch.setenv("MAMBAFIX_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "tree"
+    root.mkdir()
+    _two_pairs(root)
+    # a file the prefilter lets through (it names Mamba) that stacks a wrapper of another file:
+    # its first reading and a round's reading both stand in its own entry
+    (root / "enc3.py").write_text(HEADER + "from wrap2 import Mixer2\n\n\nclass Enc3(nn.Module):\n"
+                                  "    def __init__(self, d):\n        super().__init__()\n"
+                                  "        self.head = Mamba(d)\n"
+                                  "        self.mixers = nn.ModuleList([Mixer2(d) for _ in range(3)])\n\n"
+                                  "    def forward(self, x):\n        x = self.head(x)\n        for m in self.mixers:\n"
+                                  "            x = m(x)\n        return x\n")
+    _Counted.built = 0
+    monkeypatch.setattr(rounds, "Index", _Counted(rounds.Index))
+    return root, load_config([root])
+
+
+def _run(root, config, cache=True):
+    from mambafix.engine.project import check_paths
+
+    return check_paths([root], config, cache=cache, jobs=1)
+
+
+def _names(report) -> list[tuple[str, int, str]]:
+    return [(Path(f.path).name, f.line, f.message) for f in report.findings]
+
+
+def test_a_warm_run_builds_no_index_and_reports_what_the_cold_run_did(tree):
+    root, config = tree
+    cold = _run(root, config)
+    assert _Counted.built == 1 and sorted(n for n, _, _ in _names(cold)) == ["enc1.py", "enc2.py", "enc3.py"]
+    warm = _run(root, config)
+    assert _Counted.built == 1  # not built again
+    assert (warm.findings, warm.files_parsed, warm.files_cached) == (cold.findings, 0, cold.files_checked)
+
+
+def test_an_edit_that_changes_no_export_or_lookup_reparses_that_file_alone(tree):
+    root, config = tree
+    cold = _run(root, config)
+    wrap = root / "wrap2.py"  # comments above the wrapper Enc2 uses: what it exports is the same
+    wrap.write_text(wrap.read_text().replace("class Mixer2", "# the second mixer\n# (two lines)\nclass Mixer2"))
+    edited = _run(root, config)
+    assert _Counted.built == 1 and edited.files_parsed == 1
+    assert _names(edited) == _names(cold) == _names(_run(root, config, cache=False))
+
+
+@pytest.mark.parametrize("edit", [
+    # the file was read again in a round (it uses Mixer1 of wrap1.py): it must be read again now,
+    # even where it exports and looks up the same (its finding moves down a line)
+    ("enc1.py", "class Enc1", "# the first encoder\nclass Enc1"),
+    ("enc3.py", "        for m in", "        # the stack\n        for m in"),
+    ("enc1.py", "for _ in range(3)", "for _ in range(5)"),
+    # what the file exports changes: Mixer1 normalizes its output now
+    ("wrap1.py", "return self.ssm(x)", "return nn.functional.layer_norm(self.ssm(x), x.shape[-1:])"),
+    # what the file looks up changes: Enc2 now uses Mixer1 too
+    ("enc2.py", "from wrap2 import Mixer2", "from wrap1 import Mixer1 as Mixer2"),
+])
+def test_any_other_edit_runs_the_rounds_again(tree, edit):
+    root, config = tree
+    _run(root, config)
+    name, old, new = edit
+    path = root / name
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    edited = _run(root, config)
+    assert _Counted.built == 2
+    assert _names(edited) == _names(_run(root, config, cache=False))
+
+
+def test_a_file_added_runs_the_rounds_again_and_a_later_warm_run_does_not(tree):
+    root, config = tree
+    first = _run(root, config)
+    (root / "notes.py").write_text("x = 1\n")
+    assert _run(root, config).findings == first.findings and _Counted.built == 2
+    assert _run(root, config).findings == first.findings and _Counted.built == 2
+
+
+def test_another_question_has_its_own_rounds(tree):
+    """Another selection, or a part of the tree, is another question: its rounds run, and the
+    whole tree's after it again."""
+    from dataclasses import replace
+
+    root, config = tree
+    whole = _run(root, config)
+    narrower = replace(config, select=frozenset({"MF001"}))
+    assert _names(_run(root, narrower)) == _names(_run(root, narrower, cache=False))
+    part = root / "enc1.py"
+    assert _names(_run(part, config)) == _names(_run(part, config, cache=False))
+    built = _Counted.built
+    assert _run(root, config).findings == whole.findings and _Counted.built == built + 1
