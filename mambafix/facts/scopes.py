@@ -137,5 +137,6 @@ def calls_in(facts, small) -> list[cst.Call]:
     """The calls of a small statement (not inside lambdas), found once per file for every check."""
     key = ("calls", id(small))
     if key not in facts.memo:
-        facts.memo[key] = [n for n in walk(small, prune=(cst.Lambda,)) if isinstance(n, cst.Call)]
+        facts.memo[key] = [n for n in walk(small, prune=(cst.Lambda,)) if type(n) is cst.Call]  # libcst's node
+        # classes are final; isinstance of one goes through ABCMeta
     return facts.memo[key]

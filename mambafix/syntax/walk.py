@@ -65,43 +65,82 @@ def walk(node: cst.CSTNode, prune: tuple[type, ...] = ()) -> Iterator[cst.CSTNod
         stack.extend(reversed(children(current)))
 
 
+def _if_blocks(stmt, defs):
+    orelse = stmt.orelse
+    return [stmt.body] + ([orelse] if isinstance(orelse, cst.If) else ([orelse.body] if orelse else []))
+
+
+def _loop_blocks(stmt, defs):
+    return [stmt.body] + ([stmt.orelse.body] if stmt.orelse else [])
+
+
+def _try_blocks(stmt, defs):
+    return [stmt.body, *(h.body for h in stmt.handlers)] + ([stmt.orelse.body] if stmt.orelse else []) + (
+        [stmt.finalbody.body] if stmt.finalbody else [])
+
+
+_BLOCKS = {
+    cst.If: _if_blocks,
+    cst.For: _loop_blocks,
+    cst.While: _loop_blocks,
+    cst.With: lambda stmt, defs: [stmt.body],
+    cst.FunctionDef: lambda stmt, defs: [stmt.body] if defs else [],
+    cst.ClassDef: lambda stmt, defs: [stmt.body] if defs else [],
+    cst.Try: _try_blocks,
+    cst.TryStar: _try_blocks,
+    cst.Match: lambda stmt, defs: [case.body for case in stmt.cases],
+}
+_NO_BLOCKS = (lambda stmt, defs: [])
+_BY_TYPE: dict[type, object] = {}  # each node type seen -> its blocks (by exact type: isinstance of libcst's
+# abstract node classes goes through ABCMeta, and this is called for every statement of every walk)
+
+
 def blocks_of(stmt: cst.CSTNode, defs: bool = True) -> list:
     """The blocks directly inside a compound statement, in source order: the one statement
     walker every rule uses. A block is an IndentedBlock, a SimpleStatementSuite (`if x: y`), or
     an `elif`'s `If` (which `statements` lists as the one statement of that block, as `ast`
     does). `defs=False` leaves out the bodies of functions and classes."""
-    if isinstance(stmt, cst.If):
-        return [stmt.body] + ([stmt.orelse] if isinstance(stmt.orelse, cst.If) else ([stmt.orelse.body] if stmt.orelse else []))
-    if isinstance(stmt, (cst.For, cst.While)):
-        return [stmt.body] + ([stmt.orelse.body] if stmt.orelse else [])
-    if isinstance(stmt, cst.With):
-        return [stmt.body]
-    if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-        return [stmt.body] if defs else []
-    if isinstance(stmt, (cst.Try, cst.TryStar)):
-        return [stmt.body, *(h.body for h in stmt.handlers)] + ([stmt.orelse.body] if stmt.orelse else []) + (
-            [stmt.finalbody.body] if stmt.finalbody else [])
-    if isinstance(stmt, cst.Match):
-        return [case.body for case in stmt.cases]
-    return []
+    kind = type(stmt)
+    blocks = _BY_TYPE.get(kind)
+    if blocks is None:
+        blocks = _BY_TYPE[kind] = next((f for c, f in _BLOCKS.items() if issubclass(kind, c)), _NO_BLOCKS)
+    return blocks(stmt, defs)
+
+
+_ONE_LINE = (cst.SimpleStatementLine, cst.SimpleStatementSuite)
+_LISTS: dict[type, int] = {}  # node type -> 1: a one-line block (itself), 2: small statements' holder, 0: neither
+
+
+def _list_kind(kind: type) -> int:
+    found = _LISTS.get(kind)
+    if found is None:
+        found = _LISTS[kind] = 1 if issubclass(kind, (cst.SimpleStatementSuite, cst.If)) else 0
+    return found
 
 
 def statements(block) -> list:
     """The statements of a block: an IndentedBlock's or a Module's body; a SimpleStatementSuite
     is one line of small statements; an `elif` is its one `If`; anything else has none."""
-    if isinstance(block, (cst.SimpleStatementSuite, cst.If)):
+    if _list_kind(type(block)):
         return [block]
     body = getattr(block, "body", ())
     return list(body) if isinstance(body, (list, tuple)) else []
 
 
-def small_statements(stmt) -> list[cst.BaseSmallStatement]:
-    """The small statements of a line (`a = 1; b = 2`) or a suite (`if x: a = 1`)."""
-    return list(stmt.body) if isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite)) else []
+_SIMPLE: dict[type, bool] = {}
 
 
 def is_simple(stmt) -> bool:
-    return isinstance(stmt, (cst.SimpleStatementLine, cst.SimpleStatementSuite))
+    kind = type(stmt)
+    found = _SIMPLE.get(kind)
+    if found is None:
+        found = _SIMPLE[kind] = issubclass(kind, _ONE_LINE)
+    return found
+
+
+def small_statements(stmt) -> list[cst.BaseSmallStatement]:
+    """The small statements of a line (`a = 1; b = 2`) or a suite (`if x: a = 1`)."""
+    return list(stmt.body) if is_simple(stmt) else []
 
 
 def walk_statements(block, defs: bool = False) -> Iterator:
