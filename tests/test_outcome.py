@@ -118,3 +118,29 @@ def test_another_question_has_its_own_rounds(tree):
     assert _names(_run(part, config)) == _names(_run(part, config, cache=False))
     built = _Counted.built
     assert _run(root, config).findings == whole.findings and _Counted.built == built + 1
+
+
+@pytest.mark.parametrize("damage", ["table", "entries", "both"])
+def test_a_damaged_store_is_ignored_and_rebuilt(tree, tmp_path, damage):
+    """A store cut short or overwritten (a crash, a full disk, another tool) costs speed only: the
+    findings are those of a cold run, what cannot be read back is analysed again, and the next
+    run has a whole store again."""
+    root, config = tree
+    cold = _run(root, config)
+    store = next((tmp_path / "cache").glob("v*"))
+    if damage in ("table", "both"):  # the files table and the outcome
+        (store / "files.json").write_text('{"files": {"')
+    if damage in ("entries", "both"):
+        for entry in (store / "entries").rglob("*.json"):
+            entry.write_bytes(entry.read_bytes()[: len(entry.read_bytes()) // 2])
+    # an edit the outcome cannot answer: every file's first reading is needed again
+    wrap = root / "wrap1.py"
+    wrap.write_text(wrap.read_text().replace("return self.ssm(x)", "return nn.functional.layer_norm(self.ssm(x), x.shape[-1:])"))
+    damaged = _run(root, config)
+    assert damaged.errors == [] and _names(damaged) == _names(_run(root, config, cache=False))
+    # wrap1.py and enc1.py (which uses Mixer1: read again in the round); with the entries gone
+    # also the other first readings and the round readings the store kept (files_parsed counts a
+    # file first read in a round, files_reread one read before)
+    assert (damaged.files_parsed, damaged.files_reread) == ((2, 0) if damage == "table" else (5, 1))
+    again = _run(root, config)
+    assert (again.findings, again.files_parsed) == (damaged.findings, 0)

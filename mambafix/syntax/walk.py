@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import Literal
 
 import libcst as cst
 
@@ -23,9 +24,10 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 
 def _fields(cls: type) -> tuple[str, ...]:
     names = _FIELDS.get(cls)
-    if names is None:
+    if names is None:  # a field declared as text (a Name's value, a string's quotes) holds no node
         names = tuple(f.name for f in dataclasses.fields(cls)
-                      if not f.name.startswith("whitespace") and f.name not in _TOKEN_FIELDS)
+                      if not f.name.startswith("whitespace") and f.name not in _TOKEN_FIELDS
+                      and f.type is not str and getattr(f.type, "__origin__", None) is not Literal)
         _FIELDS[cls] = names
     return names
 
@@ -57,12 +59,22 @@ def walk(node: cst.CSTNode, prune: tuple[type, ...] = ()) -> Iterator[cst.CSTNod
     """Every node under `node` (itself first), depth first. A node of a `prune` type other
     than `node` itself is yielded but not entered."""
     stack = [node]
+    pruned = _PRUNED.setdefault(prune, {}) if prune else None
     while stack:
         current = stack.pop()
         yield current
-        if current is not node and prune and isinstance(current, prune):
-            continue
-        stack.extend(reversed(children(current)))
+        kind = type(current)
+        if pruned is not None and current is not node:
+            stop = pruned.get(kind)
+            if stop is None:
+                stop = pruned[kind] = issubclass(kind, prune)
+            if stop:
+                continue
+        if _fields(kind):  # a leaf (a name, a number, a string) has none
+            stack.extend(reversed(children(current)))
+
+
+_PRUNED: dict[tuple, dict[type, bool]] = {}  # per prune tuple: node type -> whether it is pruned
 
 
 def _if_blocks(stmt, defs):
