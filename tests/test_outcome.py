@@ -144,3 +144,22 @@ def test_a_damaged_store_is_ignored_and_rebuilt(tree, tmp_path, damage):
     assert (damaged.files_parsed, damaged.files_reread) == ((2, 0) if damage == "table" else (5, 1))
     again = _run(root, config)
     assert (again.findings, again.files_parsed) == (damaged.findings, 0)
+
+
+def test_pruning_a_full_store_keeps_what_the_outcome_names(tree, monkeypatch):
+    """Past MAX_ENTRIES the store drops what the run did not use; a run answered by the outcome
+    uses no entry itself, so the entries the outcome names are kept too: a later edit that needs
+    every first reading again reads them back instead of parsing the tree again."""
+    from mambafix.engine import cache
+
+    root, config = tree
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 2)  # every run past it
+    _run(root, config)
+    wrap = root / "wrap2.py"  # answered by the outcome: one entry written, the store pruned
+    wrap.write_text(wrap.read_text().replace("class Mixer2", "# the second mixer\nclass Mixer2"))
+    assert _run(root, config).files_parsed == 1 and _Counted.built == 1
+    wrap = root / "wrap1.py"  # an edit the outcome cannot answer
+    wrap.write_text(wrap.read_text().replace("return self.ssm(x)", "return nn.functional.layer_norm(self.ssm(x), x.shape[-1:])"))
+    edited = _run(root, config)
+    assert (edited.files_parsed, edited.files_reread) == (2, 0)  # wrap1.py, and enc1.py in its round
+    assert _names(edited) == _names(_run(root, config, cache=False))

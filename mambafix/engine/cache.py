@@ -264,10 +264,16 @@ class ResultCache:
         self.dirty = False
 
     def _prune(self) -> int:
+        """Remove the entries neither this run nor the outcome it keeps uses; how many are left."""
+        keep = set(self.used)
+        rows = self.outcome.get("files") if isinstance(self.outcome, dict) else None
+        for row in rows if isinstance(rows, list) else ():
+            if isinstance(row, list) and row and isinstance(row[0], str):
+                keep.update((row[0], "r" + row[0]))
         kept = 0
         for shard in (self.folder / "entries").iterdir():
             for file in shard.iterdir():
-                if file.stem in self.used:
+                if file.stem in keep:
                     kept += 1
                 else:
                     file.unlink(missing_ok=True)
