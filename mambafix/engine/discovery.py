@@ -103,16 +103,19 @@ def _walk(top: Path, config, excluded, included, result: Discovery, seen: set) -
         if (st.st_dev, st.st_ino) in visited_dirs:
             continue  # a symlink loop or a folder reached twice
         visited_dirs.add((st.st_dev, st.st_ino))
-        if config.respect_gitignore:
-            spec = _gitignore_spec(Path(folder))
-            if spec is not None:
-                specs = [*specs, (os.path.join(folder, ""), spec)]
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             result.errors.append((Path(folder), f"cannot list folder: {exc.strerror or exc}"))
             continue
+        names = {entry.name for entry in entries}  # what the folder holds: no file is opened to find out
+        if "pyvenv.cfg" in names and folder != str(top):
+            continue  # a virtual environment
+        if config.respect_gitignore and ".gitignore" in names:
+            spec = _gitignore_spec(Path(folder))
+            if spec is not None:
+                specs = [*specs, (os.path.join(folder, ""), spec)]
         subdirs = []
         for entry in entries:
             name = entry.name
@@ -131,8 +134,6 @@ def _walk(top: Path, config, excluded, included, result: Discovery, seen: set) -
             if specs and any(spec.match_file(path[len(base):] + ("/" if is_dir else "")) for base, spec in specs):
                 continue
             if is_dir:
-                if os.path.exists(os.path.join(path, "pyvenv.cfg")):
-                    continue  # a virtual environment
                 subdirs.append(path)
                 continue
             try:
