@@ -40,6 +40,11 @@ def tree(tmp_path, monkeypatch):
                                   "        self.mixers = nn.ModuleList([Mixer2(d) for _ in range(3)])\n\n"
                                   "    def forward(self, x):\n        x = self.head(x)\n        for m in self.mixers:\n"
                                   "            x = m(x)\n        return x\n")
+    # a class no check wants (it names no Mamba layer) and no round reads: until an edit makes
+    # it stack a wrapper of another file
+    (root / "plain.py").write_text("import torch.nn as nn\n\n\nclass Plain(nn.Module):\n    def __init__(self, d):\n"
+                                   "        super().__init__()\n        self.mixers = nn.ModuleList([nn.Linear(d, d) for _ in range(3)])\n\n"
+                                   "    def forward(self, x):\n        for m in self.mixers:\n            x = m(x)\n        return x\n")
     _Counted.built = 0
     monkeypatch.setattr(rounds, "Index", _Counted(rounds.Index))
     return root, load_config([root])
@@ -61,7 +66,8 @@ def test_a_warm_run_builds_no_index_and_reports_what_the_cold_run_did(tree):
     assert _Counted.built == 1 and sorted(n for n, _, _ in _names(cold)) == ["enc1.py", "enc2.py", "enc3.py"]
     warm = _run(root, config)
     assert _Counted.built == 1  # not built again
-    assert (warm.findings, warm.files_parsed, warm.files_cached) == (cold.findings, 0, cold.files_checked)
+    # every file but plain.py (no check wants it, no round reads it) answered from the store
+    assert (warm.findings, warm.files_parsed, warm.files_cached) == (cold.findings, 0, cold.files_checked - 1)
 
 
 def test_an_edit_that_changes_no_export_or_lookup_reparses_that_file_alone(tree):
@@ -82,16 +88,22 @@ def test_an_edit_that_changes_no_export_or_lookup_reparses_that_file_alone(tree)
     ("enc1.py", "for _ in range(3)", "for _ in range(5)"),
     # what the file exports changes: Mixer1 normalizes its output now
     ("wrap1.py", "return self.ssm(x)", "return nn.functional.layer_norm(self.ssm(x), x.shape[-1:])"),
+    # a file no check wanted and no round read now stacks a wrapper: a round must read it
+    ("plain.py", "import torch.nn as nn\n", "import torch.nn as nn\nfrom wrap1 import Mixer1\n",
+     "nn.Linear(d, d)", "Mixer1(d)"),
     # what the file looks up changes: Enc2 now uses Mixer1 too
     ("enc2.py", "from wrap2 import Mixer2", "from wrap1 import Mixer1 as Mixer2"),
 ])
 def test_any_other_edit_runs_the_rounds_again(tree, edit):
     root, config = tree
     _run(root, config)
-    name, old, new = edit
+    name, *replacements = edit
     path = root / name
-    assert old in path.read_text()
-    path.write_text(path.read_text().replace(old, new))
+    text = path.read_text()
+    for old, new in zip(replacements[::2], replacements[1::2]):
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
     edited = _run(root, config)
     assert _Counted.built == 2
     assert _names(edited) == _names(_run(root, config, cache=False))
