@@ -175,3 +175,39 @@ def test_pruning_a_full_store_keeps_what_the_outcome_names(tree, monkeypatch):
     edited = _run(root, config)
     assert (edited.files_parsed, edited.files_reread) == (2, 0)  # wrap1.py, and enc1.py in its round
     assert _names(edited) == _names(_run(root, config, cache=False))
+
+
+@pytest.mark.parametrize("row", [["a", "list"], "text", {"findings": "text", "model_classes": [], "not_followed": []},
+                                 {"findings": [["not", "a", "row"]], "model_classes": [], "not_followed": []}])
+def test_an_outcome_whose_rows_another_writer_damaged_is_ignored(tree, tmp_path, row):
+    """Valid JSON of the right scope, wrong inside (another build writing the same store): the
+    rounds run and the findings are a cold run's, never an error."""
+    import json
+
+    root, config = tree
+    cold = _run(root, config)
+    table = next((tmp_path / "cache").glob("v*")) / "files.json"
+    data = json.loads(table.read_text())
+    for kept in data["outcome"]["files"]:
+        if kept[3] is not None:
+            kept[3] = row
+    table.write_text(json.dumps(data))
+    again = _run(root, config)
+    assert (again.findings, again.errors) == (cold.findings, []) and _Counted.built == 2
+
+
+def test_pruning_leaves_another_runs_file_being_written(tree, tmp_path, monkeypatch):
+    """Two runs sharing a store: one's pruning must not remove the temporary file the other is
+    about to move into place (its whole save would be lost)."""
+    from mambafix.engine import cache
+
+    root, config = tree
+    _run(root, config)
+    shard = next(next((tmp_path / "cache").glob("v*")).glob("entries/*"))
+    writing = shard / ".0123.json.999.abcd.tmp"
+    writing.write_text("{}")
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
+    wrap = root / "wrap2.py"  # one new entry: the store is past MAX_ENTRIES and pruned
+    wrap.write_text(wrap.read_text() + "\n# edited\n")
+    assert _run(root, config).files_parsed == 1
+    assert writing.exists()

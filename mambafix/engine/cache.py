@@ -90,11 +90,13 @@ def report_row(result: FileResult) -> dict:
 
 def report_result(row: dict, path: str) -> FileResult | None:
     """A result holding what the report takes (no summaries, no names to look up), or None."""
+    if not isinstance(row, dict):
+        return None
     try:
         return FileResult(error=FileError(path, row["error"]) if row.get("error") is not None else None,
                           findings=[Finding.from_row(f) for f in row["findings"]],
                           model_classes=list(row["model_classes"]), not_followed=list(row["not_followed"]))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
@@ -114,7 +116,7 @@ def _result(raw: dict, path: str) -> FileResult | None:
             not_followed=list(raw["not_followed"]),
         )
         result._digests = dict(zip(raw["summary_names"], raw["summary_digests"], strict=True))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):
         return None
     return result
 
@@ -273,7 +275,7 @@ class ResultCache:
         kept = 0
         for shard in (self.folder / "entries").iterdir():
             for file in shard.iterdir():
-                if file.stem in keep:
+                if file.stem in keep or file.name.startswith("."):  # another run's file being written
                     kept += 1
                 else:
                     file.unlink(missing_ok=True)
@@ -284,6 +286,6 @@ def _write(path: Path | str, text: str) -> None:
     """`text` to `path` atomically (a reader sees the old file or the new one, never a part)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")  # unique across containers too
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
