@@ -185,26 +185,23 @@ class ResultCache:
     def get_round(self, key: str, path: str, answers_same) -> tuple[FileResult, str] | None:
         """The round result of a file's content whose lookups `answers_same(name, key, digest)`
         still gives for every one, with the variant's name; or None."""
+        return self._find_variant(key, path, lambda looked_up: all(
+            answers_same(name, found, dg) for name, found, dg in looked_up))
+
+    def get_variant(self, key: str, path: str, name: str) -> FileResult | None:
+        """The round result of a file's content that the variant `name` kept, or None."""
+        found = self._find_variant(key, path, lambda looked_up: _variant_name(looked_up) == name)
+        return found[0] if found is not None else None
+
+    def _find_variant(self, key: str, path: str, accept) -> tuple[FileResult, str] | None:
+        """The first kept variant whose lookups `accept` takes and that reads back whole, with its name."""
         for variant in self._variants(key):
             try:
-                if all(answers_same(name, found, dg) for name, found, dg in variant["looked_up"]):
+                if accept(variant["looked_up"]):
                     result = _result(variant, path)
                     if result is not None:
                         self.used.add("r" + key)
                         return result, _variant_name(variant["looked_up"])
-            except (KeyError, TypeError, ValueError):
-                continue
-        return None
-
-    def get_variant(self, key: str, path: str, name: str) -> FileResult | None:
-        """The round result of a file's content that the variant `name` kept, or None."""
-        for variant in self._variants(key):
-            try:
-                if _variant_name(variant["looked_up"]) == name:
-                    result = _result(variant, path)
-                    if result is not None:
-                        self.used.add("r" + key)
-                    return result
             except (KeyError, TypeError, ValueError):
                 continue
         return None

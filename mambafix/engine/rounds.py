@@ -134,7 +134,7 @@ def cross_file_rounds(sources, results: dict, config, report, prefilter, jobs, p
         _rounds(sources, results, config, report, index_codes, scripts, jobs, progress, store, run_tasks, variants)
 
 
-def _rounds(sources, results, config, report, index_codes, scripts, jobs, progress, store, run_tasks, final) -> None:
+def _rounds(sources, results, config, report, index_codes, scripts, jobs, progress, store, run_tasks, variants) -> None:
     from mambafix.source import SourceError
 
     index = Index()
@@ -161,7 +161,7 @@ def _rounds(sources, results, config, report, index_codes, scripts, jobs, progre
         for i in redo:
             cached = store.get_round(sources[i].key, sources[i].path, index.answers_same) if store is not None else None
             if cached is not None:
-                again[i], final[i] = cached
+                again[i], variants[i] = cached
                 report.files_cached += i not in results
         todo = sorted((i for i in redo if i not in again), key=lambda i: -sources[i].size)
         if progress is not None:
@@ -174,11 +174,11 @@ def _rounds(sources, results, config, report, index_codes, scripts, jobs, progre
                     report.files_reread += 1
                 else:
                     report.files_parsed += 1
-                final[i] = None  # a variant kept below, or none (the file was not read)
+                variants[i] = None  # a variant kept below, or none (the file was not read)
                 if store is not None and key:
                     looked_up = [(name, found, index.digests[found] if found is not None else None)
                                  for name, found in sorted(result.looked_up.items())]
-                    final[i] = store.store_round(key, result, looked_up)
+                    variants[i] = store.store_round(key, result, looked_up)
         changed = False
         for i in redo:
             results[i] = again[i]

@@ -32,14 +32,22 @@ def _fields(cls: type) -> tuple[str, ...]:
     return names
 
 
-_IS_NODE: dict[type, bool] = {}
+class _TypeTest:
+    """`issubclass(kind, classes)`, memoized per type. The walkers ask it of every node: libcst's
+    node classes are ABCs, so a plain isinstance goes through ABCMeta each time."""
+
+    def __init__(self, classes) -> None:
+        self.classes = classes
+        self.known: dict[type, bool] = {}
+
+    def __call__(self, kind: type) -> bool:
+        found = self.known.get(kind)
+        if found is None:
+            found = self.known[kind] = issubclass(kind, self.classes)
+        return found
 
 
-def _is_node(cls: type) -> bool:
-    known = _IS_NODE.get(cls)
-    if known is None:
-        known = _IS_NODE[cls] = issubclass(cls, cst.CSTNode)
-    return known
+_is_node = _TypeTest(cst.CSTNode)
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -59,22 +67,18 @@ def walk(node: cst.CSTNode, prune: tuple[type, ...] = ()) -> Iterator[cst.CSTNod
     """Every node under `node` (itself first), depth first. A node of a `prune` type other
     than `node` itself is yielded but not entered."""
     stack = [node]
-    pruned = _PRUNED.setdefault(prune, {}) if prune else None
+    pruned = (_PRUNED.get(prune) or _PRUNED.setdefault(prune, _TypeTest(prune))) if prune else None
     while stack:
         current = stack.pop()
         yield current
         kind = type(current)
-        if pruned is not None and current is not node:
-            stop = pruned.get(kind)
-            if stop is None:
-                stop = pruned[kind] = issubclass(kind, prune)
-            if stop:
-                continue
+        if pruned is not None and current is not node and pruned(kind):
+            continue
         if _fields(kind):  # a leaf (a name, a number, a string) has none
             stack.extend(reversed(children(current)))
 
 
-_PRUNED: dict[tuple, dict[type, bool]] = {}  # per prune tuple: node type -> whether it is pruned
+_PRUNED: dict[tuple, _TypeTest] = {}  # per prune tuple
 
 
 def _if_blocks(stmt, defs):
@@ -119,35 +123,21 @@ def blocks_of(stmt: cst.CSTNode, defs: bool = True) -> list:
     return blocks(stmt, defs)
 
 
-_ONE_LINE = (cst.SimpleStatementLine, cst.SimpleStatementSuite)
-_LISTS: dict[type, int] = {}  # node type -> 1: a one-line block (itself), 2: small statements' holder, 0: neither
-
-
-def _list_kind(kind: type) -> int:
-    found = _LISTS.get(kind)
-    if found is None:
-        found = _LISTS[kind] = 1 if issubclass(kind, (cst.SimpleStatementSuite, cst.If)) else 0
-    return found
+_is_own_statement = _TypeTest((cst.SimpleStatementSuite, cst.If))  # a block that is its one statement
+_is_one_line = _TypeTest((cst.SimpleStatementLine, cst.SimpleStatementSuite))
 
 
 def statements(block) -> list:
     """The statements of a block: an IndentedBlock's or a Module's body; a SimpleStatementSuite
     is one line of small statements; an `elif` is its one `If`; anything else has none."""
-    if _list_kind(type(block)):
+    if _is_own_statement(type(block)):
         return [block]
     body = getattr(block, "body", ())
     return list(body) if isinstance(body, (list, tuple)) else []
 
 
-_SIMPLE: dict[type, bool] = {}
-
-
 def is_simple(stmt) -> bool:
-    kind = type(stmt)
-    found = _SIMPLE.get(kind)
-    if found is None:
-        found = _SIMPLE[kind] = issubclass(kind, _ONE_LINE)
-    return found
+    return _is_one_line(type(stmt))
 
 
 def small_statements(stmt) -> list[cst.BaseSmallStatement]:
