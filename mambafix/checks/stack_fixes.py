@@ -164,8 +164,7 @@ class NormFix:
             wrapped = cst.parse_expression(f"{nn_name(ctx)}.Sequential({code(comp.elt)}, {norm})")
             new_comp = comp.with_changes(elt=wrapped)
             new_value = value.with_changes(args=[a.with_changes(value=new_comp) if a is star else a for a in value.args])
-        elif _named_pairs(ctx.facts, value) is not None:  # nn.Sequential(OrderedDict([("name", module), ...]))
-            pairs = _named_pairs(ctx.facts, value)
+        elif (pairs := _named_pairs(ctx.facts, value)) is not None:  # nn.Sequential(OrderedDict([("name", module), ...]))
             entries = []
             for entry, element in zip(pairs.elements, stack.elements or ()):
                 entries.append(entry.with_changes(comma=cst.MaybeSentinel.DEFAULT))

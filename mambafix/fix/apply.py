@@ -144,7 +144,7 @@ def fix_pass(analysis: FileAnalysis, options: FixOptions, pure: Family, path: st
     """One pass: every fixable finding's edits together (but those `withheld`, by `_key`); where
     they cannot be written, finding by finding, each edit that cannot be written declined alone
     with its reason and the others made. (new bytes, plan, declined findings, patched classes)"""
-    wanted = [d for d, f in analysis.reported if d.fix is not None and _key(d, f) not in withheld]
+    wanted = [d for d, f in analysis.reported if d.fix is not None and _key(f) not in withheld]
     plan, declined, patched, failed = plan_fixes(analysis, options, only=wanted)
     out = _render(analysis, plan, pure, path)
     if isinstance(out, bytes) and not failed:
@@ -153,7 +153,7 @@ def fix_pass(analysis: FileAnalysis, options: FixOptions, pure: Family, path: st
     best = (analysis.module.bytes, EditPlan(), [], [])
     declined = []
     for diagnostic, finding in analysis.reported:
-        if diagnostic.fix is None or _key(diagnostic, finding) in withheld:
+        if diagnostic.fix is None or _key(finding) in withheld:
             continue
         trial, trial_declined, trial_patched, trial_failed = plan_fixes(analysis, options, only=[*accepted, diagnostic])
         why = next((msg for d, _, msg in trial_failed if d is diagnostic), None)
@@ -180,7 +180,7 @@ UNCLEARED = ("its fix did not clear the finding (check still found it after the 
 NO_EDIT = "its fix planned no edit: a bug of the tool; please report it"
 
 
-def _key(diagnostic, finding: Finding) -> tuple:
+def _key(finding: Finding) -> tuple:
     """A finding as passes see it: its rule, class and subject (lines move as edits are made)."""
     return finding.code, finding.message.split(":", 1)[0]
 
@@ -223,7 +223,7 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
     last = None  # the pass before: (its bytes, what it fixed, len(changes), len(patched))
     for attempt in range(MAX_PASSES):
         analysis = analyze_module(current, path, config, index)
-        fixable_now = {_key(d, f): f for d, f in analysis.reported if d.fix is not None}
+        fixable_now = {_key(f): f for d, f in analysis.reported if d.fix is not None}
         if last is not None and set(fixable_now) & last[1]:  # a fix that leaves its finding: undo, withhold
             withheld.update({k: fixable_now[k] for k in set(fixable_now) & last[1]})
             current, _, n_changes, n_patched = last
@@ -231,8 +231,8 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
             analysis, last = analyze_module(current, path, config, index), None
         result.remaining = [f for f in analysis.findings if not f.fixable]
         result.remaining += [replace(f, fixable=False, fix_note=UNCLEARED) for d, f in analysis.reported
-                             if d.fix is not None and _key(d, f) in withheld]
-        fixable = any(d.fix is not None and _key(d, f) not in withheld for d, f in analysis.reported)
+                             if d.fix is not None and _key(f) in withheld]
+        fixable = any(d.fix is not None and _key(f) not in withheld for d, f in analysis.reported)
         if attempt == 0:
             original_findings = analysis.findings  # all left when the file is not rewritten
             result.found = list(original_findings)
@@ -242,13 +242,13 @@ def _fix_python(data: bytes, path: str, config: Config, options: FixOptions, ind
         if not fixable:
             break
         new_bytes, plan, declined, patched = fix_pass(analysis, options, pure, path, frozenset(withheld))
-        made = {_key(d, f) for d, f in analysis.reported if d.fix is not None and d.owner_class} - set(withheld) \
-            - {_key(None, f) for f in declined}
+        made = {_key(f) for d, f in analysis.reported if d.fix is not None and d.owner_class} - set(withheld) \
+            - {_key(f) for f in declined}
         before = (current, made, len(result.changes), len(result.patched_classes))
         result.remaining += declined
         if new_bytes == current:  # every fix declined, or one planned no edit: say so, never drop it
             result.remaining += [replace(f, fixable=False, fix_note=NO_EDIT) for d, f in analysis.reported
-                                 if d.fix is not None and d.owner_class and _key(d, f) in made]
+                                 if d.fix is not None and d.owner_class and _key(f) in made]
             break
         result.patched_classes.extend(patched)
         result.changes.extend(plan.changes)
